@@ -110,7 +110,7 @@ def mask_argv(argv: Sequence[str]) -> list[str]:
             masked.append("***")
             hide_next = False
             continue
-        flag, sep, value = arg.partition("=")
+        flag, sep, _value = arg.partition("=")
         if flag in _SECRET_FLAGS:
             if sep:
                 masked.append(f"{flag}=***")
@@ -206,7 +206,7 @@ def run(
     if input is not None:
         kwargs["_in"] = input
     try:
-        proc = sh.Command(resolved)(*argv[1:], **kwargs)
+        proc = sh.Command(resolved)(*argv[1:], **kwargs)  # type: ignore[call-overload]
     except sh.TimeoutException as exc:
         stderr = _decode(getattr(exc, "stderr", b""))
         raise ToolTimeout(argv, timeout, stderr) from None
