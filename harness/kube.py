@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 import json
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,11 @@ from kubernetes.dynamic.exceptions import ResourceNotFoundError
 Obj = dict[str, Any]
 
 FIELD_MANAGER = "kratix-workshop-e2e"
+
+# Observers, so reporting stays out of the adapter: called with (cluster name, action) after every
+# successful write, and with the cluster name on every API use (diagnostics collect from clusters touched).
+WRITE_LISTENERS: list[Callable[[str, str], None]] = []
+TOUCH_LISTENERS: list[Callable[[Kube], None]] = []
 # Client-side socket timeouts: (connect, read). Waits are bounded elsewhere; this only stops a dead
 # connection from hanging a step forever.
 _REQUEST_TIMEOUT = (5, 60)
@@ -188,6 +193,8 @@ class Kube:
 
     def resource(self, api_version: str, kind: str) -> Any:
         """The dynamic-client resource for a kind; re-discovers once if the kind is new (fresh CRD)."""
+        for touched in TOUCH_LISTENERS:
+            touched(self)
         try:
             return self.dynamic.resources.get(api_version=api_version, kind=kind)
         except ResourceNotFoundError:
@@ -296,6 +303,7 @@ class Kube:
                                  _request_timeout=_REQUEST_TIMEOUT)
         except ApiException as exc:
             raise self._error(f"create {Ref.of(obj)}", exc) from None
+        self._wrote(f"create {Ref.of(obj)}")
         return _to_dict(created)
 
     def apply(self, obj: Mapping[str, Any], *, strict: bool = True) -> tuple[Obj, str]:
@@ -321,6 +329,8 @@ class Kube:
             outcome = "unchanged"
         else:
             outcome = "configured"
+        if outcome != "unchanged":
+            self._wrote(f"apply {Ref.of(obj)} ({outcome})")
         return after, outcome
 
     def patch(
@@ -345,6 +355,7 @@ class Kube:
         except ApiException as exc:
             sub = f"/{subresource}" if subresource else ""
             raise self._error(f"patch {kind}/{name}{sub}", exc) from None
+        self._wrote(f"patch {kind}/{name}")
         return _to_dict(patched)
 
     def replace(self, obj: Mapping[str, Any], *, subresource: str | None = None) -> Obj:
@@ -356,6 +367,7 @@ class Kube:
                                       _request_timeout=_REQUEST_TIMEOUT)
         except ApiException as exc:
             raise self._error(f"replace {Ref.of(obj)}", exc) from None
+        self._wrote(f"replace {Ref.of(obj)}")
         return _to_dict(replaced)
 
     def delete(
@@ -376,6 +388,7 @@ class Kube:
             if exc.status == 404:
                 return False
             raise self._error(f"delete {kind}/{name}", exc) from None
+        self._wrote(f"delete {kind}/{name}")
         return True
 
     # -- watching --------------------------------------------------------------------------------------
@@ -436,6 +449,10 @@ class Kube:
             time.sleep(min(seconds, 0.5))
 
     # -- helpers ---------------------------------------------------------------------------------------
+
+    def _wrote(self, action: str) -> None:
+        for listener in WRITE_LISTENERS:
+            listener(self.name, action)
 
     def _error(self, action: str, exc: ApiException) -> KubeError:
         reason, message = _status_message(exc)

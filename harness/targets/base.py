@@ -9,6 +9,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from harness.kube import Kube
 
@@ -81,6 +82,13 @@ class Target(abc.ABC):
 
     def teardown(self, failed: bool) -> None:
         """Release what this run created (and only that)."""
+
+    def prepare_images(self, promise: dict[str, Any]) -> None:
+        """Make the Promise's pipeline images available to the platform (kind: build and load them)."""
+
+    def collect_extra_diagnostics(self, dest: Path) -> list[str]:
+        """Target-specific evidence on failure (kind logs, simulated controllers' log); findings returned."""
+        return []
 
     def context_for(self, cluster: str) -> str:
         """The kubeconfig context a user would pass to kubectl for ``platform``/``worker``."""

@@ -1,0 +1,13 @@
+"""Root conftest: wires plugins and step modules; no step logic here."""
+
+from __future__ import annotations
+
+pytest_plugins = [
+    "harness.plugin",
+    "harness.report",
+    "steps.platform",
+    "steps.promise",
+    "steps.request",
+    "steps.worker",
+    "steps.pipeline",
+]

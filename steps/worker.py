@@ -1,0 +1,52 @@
+"""Steps about what lands on the worker: the operator, Zalando clusters, pods, volumes."""
+
+from __future__ import annotations
+
+from pytest_bdd import parsers, then
+
+from harness import worker_ops as w
+from harness.targets import Clusters
+
+# Then
+
+
+@then(parsers.parse('the deployment "{name}" becomes ready on the worker'))
+def _(name: str, clusters: Clusters) -> None:
+    w.wait_deployment_ready(clusters.worker, name)
+
+
+@then(parsers.parse('the Zalando cluster "{cluster}" is Running on the worker'))
+def _(cluster: str, clusters: Clusters) -> None:
+    w.wait_zalando_running(clusters.worker, cluster)
+
+
+@then(parsers.parse('the Zalando cluster "{cluster}" is Running on the worker with {instances:d} instances'))
+def _(cluster: str, instances: int, clusters: Clusters) -> None:
+    w.wait_zalando_running(clusters.worker, cluster, instances=instances)
+
+
+@then(parsers.parse('the pod "{name}" is running and ready on the worker'))
+def _(name: str, clusters: Clusters) -> None:
+    w.wait_pod_ready(clusters.worker, name)
+
+
+@then(parsers.parse('the volume claim "{name}" is bound with {size} on the worker'))
+def _(name: str, size: str, clusters: Clusters) -> None:
+    w.wait_pvc_bound(clusters.worker, name, size)
+
+
+@then(parsers.parse('a {size} persistent volume is bound to the claim "{claim}" on the worker'))
+def _(size: str, claim: str, clusters: Clusters) -> None:
+    w.wait_pv_for_claim(clusters.worker, claim, size)
+
+
+@then(parsers.parse('every volume claim of the Zalando cluster "{cluster}" is bound with {size}'))
+def _(cluster: str, size: str, clusters: Clusters) -> None:
+    pg = clusters.worker.get(w.ZALANDO_API, w.ZALANDO_KIND, cluster, "default")
+    assert pg is not None, f"postgresql/{cluster} not found on the worker"
+    instances = int((pg.get("spec") or {}).get("numberOfInstances") or 0)
+    names = [f"pgdata-{cluster}-{i}" for i in range(instances)]
+    for name in names:
+        w.wait_pvc_bound(clusters.worker, name, size)
+    labelled = sorted(c["metadata"]["name"] for c in w.zalando_claims(clusters.worker, cluster))
+    assert labelled == sorted(names), f"claims labelled for {cluster}: {labelled}, expected {sorted(names)}"
