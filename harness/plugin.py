@@ -67,6 +67,7 @@ def options_from(config: pytest.Config) -> TargetOptions:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     artifacts = Path(config.getoption("artifacts_dir"))
+    artifacts.mkdir(parents=True, exist_ok=True)
     scale = config.getoption("timeout_scale")
     if scale is not None:
         waits.set_scale(scale)
