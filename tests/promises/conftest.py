@@ -1,0 +1,92 @@
+"""Fixtures for the promise contract tests: Kratix pipeline directories and the shared upstream data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from harness.pipeline_local import LocalRun, run_container_locally
+from harness.schema import CrdValidator, load_yaml_document, load_yaml_documents
+
+REPO = Path(__file__).resolve().parents[2]
+PROMISES = REPO / "promises"
+UPSTREAM = REPO.parent / "shared" / "upstream"
+ZALANDO = UPSTREAM / "zalando-postgres-operator-v2.0.1"
+PROMISE_DIRS = ("postgres-full", "promise-clean", "database")
+EXAMPLE_REQUESTS = {
+    "postgres-full": "resource-request.yaml",
+    "promise-clean": "resource-request.yaml",
+    "database": "example-resource.yaml",
+}
+
+
+@dataclass
+class PipelineDirs:
+    """The three directories Kratix mounts into a pipeline container."""
+
+    input: Path
+    output: Path
+    metadata: Path
+
+    def write_input(self, obj: dict[str, Any]) -> None:
+        self.input.mkdir(parents=True, exist_ok=True)
+        (self.input / "object.yaml").write_text(yaml.safe_dump(obj, sort_keys=False))
+
+    def run(self, image: str, env: dict[str, str] | None = None) -> LocalRun:
+        return run_container_locally(
+            image, input_dir=self.input, output_dir=self.output, metadata_dir=self.metadata, env=env
+        )
+
+    def outputs(self) -> dict[str, list[dict[str, Any]]]:
+        """Every output file (relative name) with its documents."""
+        return {
+            str(p.relative_to(self.output)): load_yaml_documents(p)
+            for p in sorted(self.output.rglob("*"))
+            if p.is_file()
+        }
+
+    def status(self) -> dict[str, Any]:
+        path = self.metadata / "status.yaml"
+        return load_yaml_document(path) if path.is_file() else {}
+
+
+@pytest.fixture
+def dirs(tmp_path: Path) -> PipelineDirs:
+    d = PipelineDirs(tmp_path / "input", tmp_path / "output", tmp_path / "metadata")
+    d.input.mkdir()
+    return d
+
+
+def example_request(promise: str) -> dict[str, Any]:
+    return load_yaml_document(PROMISES / promise / EXAMPLE_REQUESTS[promise])
+
+
+def promise_doc(promise: str) -> dict[str, Any]:
+    return load_yaml_document(PROMISES / promise / "promise.yaml")
+
+
+def api_validator(promise: str) -> CrdValidator:
+    """Validator for requests of a promise, from the CRD embedded in its promise.yaml."""
+    return CrdValidator.for_crd(promise_doc(promise)["spec"]["api"])
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Path:
+    if not UPSTREAM.is_dir():
+        pytest.skip(f"upstream reference data not found at {UPSTREAM} (clone next to ../shared to run this)")
+    return UPSTREAM
+
+
+@pytest.fixture(scope="session")
+def zalando_postgresql(upstream: Path) -> CrdValidator:
+    """The real Zalando `postgresql` CRD schema (v2.0.1)."""
+    return CrdValidator.for_crd(load_yaml_documents(ZALANDO / "postgresql.crd.yaml")[0])
+
+
+@pytest.fixture(scope="session")
+def kratix_promise_crd(upstream: Path) -> CrdValidator:
+    return CrdValidator.for_crd(load_yaml_document(upstream / "kratix-crds" / "platform.kratix.io_promises.yaml"))
