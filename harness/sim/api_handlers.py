@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import copy
 import datetime
 import json
@@ -47,6 +48,8 @@ CRD_GROUP, CRD_PLURAL = "apiextensions.k8s.io", "customresourcedefinitions"
 _NAME_SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # apimachinery's utilrand alphabet
 _WATCH_POLL_SECONDS = 0.5  # how often an idle watch checks for a vanished client or a stopping server
 _DEFAULT_WATCH_SECONDS = 1800.0
+# Warnings for the current request (one aiohttp task each), sent back as "Warning: 299 - ..." headers.
+_WARNINGS: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("sim_api_warnings", default=None)
 
 
 def now_rfc3339() -> str:
@@ -157,8 +160,14 @@ class ApiCore:
 
     async def handle(self, request: aiohttp.web.BaseRequest, body: bytes) -> aiohttp.web.StreamResponse:
         """Answer one request; API errors become ``Status`` bodies."""
+        warnings: list[str] = []
+        _WARNINGS.set(warnings)
         try:
-            return await self._route(request, body)
+            response = await self._route(request, body)
+            if warnings and not response.prepared:
+                for warning in warnings:
+                    response.headers.add("Warning", "299 - " + json.dumps(warning))
+            return response
         except ApiError as error:
             return _json(error.status_body(), error.status)
         except Exception as error:  # a bug here must reach the client as a 500, not a dropped connection
@@ -481,8 +490,10 @@ class ApiCore:
                 obj["status"] = {"phase": "Pending"}
         if rtype.storage_key == ("", "namespaces"):
             obj["status"] = {"phase": "Active"}
+            obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
             meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
-        obj = api_schema.admit(rtype, obj, None, strict=params.get("fieldValidation") == "Strict")
+        obj = api_schema.admit(rtype, obj, None, strict=params.get("fieldValidation") == "Strict",
+                               warnings=_WARNINGS.get())
         if rtype.storage_key == (CRD_GROUP, CRD_PLURAL):
             api_crds.validate_crd(obj)
             obj["status"] = api_crds.established_status(obj, now_rfc3339())
@@ -538,7 +549,7 @@ class ApiCore:
             meta.pop("finalizers", None)
         new["apiVersion"], new["kind"] = rtype.api_version, rtype.kind
         new = api_schema.admit(rtype, new, old, strict=params.get("fieldValidation") == "Strict",
-                               status_only=sub == "status")
+                               status_only=sub == "status", warnings=_WARNINGS.get())
         is_crd = rtype.storage_key == (CRD_GROUP, CRD_PLURAL)
         if is_crd:
             api_crds.validate_crd(new)

@@ -50,10 +50,10 @@ def namespace_of(obj: Mapping[str, Any]) -> str:
 class Store:
     """Objects by resource and (namespace, name), a resourceVersion counter and the event history."""
 
-    def __init__(self) -> None:
+    def __init__(self, history_limit: int = HISTORY_LIMIT) -> None:
         self._rv = 0
         self._objects: dict[StorageKey, dict[ObjectKey, Obj]] = collections.defaultdict(dict)
-        self._history: collections.deque[Event] = collections.deque(maxlen=HISTORY_LIMIT)
+        self._history: collections.deque[Event] = collections.deque(maxlen=history_limit)
         self._watchers: dict[StorageKey, set[Watcher]] = collections.defaultdict(set)
 
     @property

@@ -435,3 +435,40 @@ def test_kubeconfig_file_is_loadable_by_load_kube_config(server, tmp_path: Path)
     kubernetes.config.load_kube_config(config_file=str(path), context="sim-platform",
                                        client_configuration=client_config)
     assert client_config.host == server.url
+
+
+def test_crd_update_changes_the_registration(api):
+    ext = kubernetes.client.ApiextensionsV1Api(api)
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "dials.update.sim.io"},
+        "spec": {"group": "update.sim.io", "scope": "Cluster",
+                 "names": {"plural": "dials", "singular": "dial", "kind": "Dial"},
+                 "versions": [{"name": "v1", "served": True, "storage": True, "schema": {
+                     "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]},
+    }
+    ext.create_custom_resource_definition(crd)
+    custom = kubernetes.client.CustomObjectsApi(api)
+    custom.create_cluster_custom_object("update.sim.io", "v1", "dials", {
+        "apiVersion": "update.sim.io/v1", "kind": "Dial", "metadata": {"name": "d1"}, "spec": {"n": 1}})
+    current = ext.read_custom_resource_definition("dials.update.sim.io")
+    crd["metadata"]["resourceVersion"] = current.metadata.resource_version
+    crd["spec"]["names"]["shortNames"] = ["dl"]
+    crd["spec"]["versions"] = [
+        dict(crd["spec"]["versions"][0], storage=False),
+        {"name": "v2", "served": True, "storage": True,
+         "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}},
+    ]
+    updated = ext.replace_custom_resource_definition("dials.update.sim.io", crd)
+    assert updated.metadata.generation == 2
+    group = kubernetes.client.ApisApi(api).get_api_versions()
+    dials = next(g for g in group.groups if g.name == "update.sim.io")
+    assert dials.preferred_version.version == "v2"  # the storage version is preferred
+    assert {v.version for v in dials.versions} == {"v1", "v2"}
+    v2 = {r.name: r for r in custom.get_api_resources("update.sim.io", "v2").resources}
+    assert v2["dials"].short_names == ["dl"]
+    assert v2["dials"].namespaced is False
+    # Both versions serve the same stored objects (conversion strategy None: only apiVersion changes).
+    read = custom.get_cluster_custom_object("update.sim.io", "v2", "dials", "d1")
+    assert read["apiVersion"] == "update.sim.io/v2"
+    assert read["spec"] == {"n": 1}
