@@ -60,9 +60,7 @@ def strategic_merge_patch(target: Any, patch: Any) -> Any:
     result: dict[str, Any] = dict(target) if isinstance(target, Mapping) else {}
     for key, value in patch.items():
         if key.startswith("$"):
-            continue  # directives this approximation does not implement
-        if key.startswith("$setElementOrder/") or key.startswith("$deleteFromPrimitiveList/"):
-            continue
+            continue  # $retainKeys, $setElementOrder/..., $deleteFromPrimitiveList/...: not implemented
         if value is None:
             result.pop(key, None)
         elif isinstance(value, list) and isinstance(result.get(key), list):

@@ -59,9 +59,8 @@ def admit(rtype: ResourceType, obj: dict[str, Any], old: Mapping[str, Any] | Non
             violated constraint.
     """
     name = str(obj.get("metadata", {}).get("name") or "")
-    if old is None and name and len(name) <= 253 and not _DNS_SUBDOMAIN.match(name):
-        raise invalid(rtype.kind, rtype.group, name,
-                      [FieldError(INVALID, "metadata.name", _DNS_SUBDOMAIN_MESSAGE, name)])
+    if old is None and name:
+        _check_name(rtype, name)
     if rtype.schema is None or rtype.crd_name is None:
         return obj
     schema = rtype.schema
@@ -80,6 +79,21 @@ def admit(rtype: ResourceType, obj: dict[str, Any], old: Mapping[str, Any] | Non
     if errors:
         raise invalid(rtype.kind, rtype.group, name, errors)
     return obj
+
+
+def _check_name(rtype: ResourceType, name: str) -> None:
+    if rtype.group == "rbac.authorization.k8s.io":
+        # RBAC objects only need a valid path segment ("system:controller:x" is a fine ClusterRole name).
+        if name in (".", "..") or "/" in name or "%" in name:
+            raise invalid(rtype.kind, rtype.group, name, [FieldError(
+                INVALID, "metadata.name", 'may not contain "/" or "%" and may not be "." or ".."', name)])
+        return
+    if len(name) > 253:
+        raise invalid(rtype.kind, rtype.group, name, [FieldError(
+            INVALID, "metadata.name", "must be no more than 253 characters", name)])
+    if not _DNS_SUBDOMAIN.match(name):
+        raise invalid(rtype.kind, rtype.group, name,
+                      [FieldError(INVALID, "metadata.name", _DNS_SUBDOMAIN_MESSAGE, name)])
 
 
 # --- defaulting and pruning --------------------------------------------------------------------------
@@ -112,29 +126,34 @@ def apply_defaults(schema: Mapping[str, Any], value: Any, *, root: bool = False)
             apply_defaults(schema["items"], item)
 
 
-def prune(schema: Mapping[str, Any], value: Any, *, root: bool = False, path: str = "") -> list[str]:
-    """Drop fields the schema does not know, in place; returns their paths (``spec.teamId``)."""
+def prune(schema: Mapping[str, Any], value: Any, *, root: bool = False, path: str = "",
+          preserving: bool = False) -> list[str]:
+    """Drop fields the schema does not know, in place; returns their paths (``spec.teamId``).
+
+    As apiextensions' pruning: under ``x-kubernetes-preserve-unknown-fields`` unknown keys stay (and so do
+    the items of a preserving array), while known properties below are pruned normally again.
+    """
     dropped: list[str] = []
+    preserving = preserving or bool(schema.get(_PRESERVE))
     if isinstance(value, dict):
         props = _props(schema)
         extra = schema.get("additionalProperties")
-        preserve = bool(schema.get(_PRESERVE)) or extra is True
         keep_always = {"apiVersion", "kind", "metadata"} if root or schema.get(_EMBEDDED) else set()
         for key in sorted(value):
             child = f"{path}.{key}" if path else key
             if key in props:
-                if not (root and key == "metadata"):
+                if not (key in keep_always and key == "metadata"):
                     dropped += prune(props[key], value[key], path=child)
             elif isinstance(extra, Mapping):
                 dropped += prune(extra, value[key], path=child)
-            elif key in keep_always or preserve:
+            elif key in keep_always or preserving or extra is True:
                 continue
             else:
                 del value[key]
                 dropped.append(child)
     elif isinstance(value, list) and isinstance(schema.get("items"), Mapping):
         for index, item in enumerate(value):
-            dropped += prune(schema["items"], item, path=f"{path}[{index}]")
+            dropped += prune(schema["items"], item, path=f"{path}[{index}]", preserving=preserving)
     return dropped
 
 

@@ -472,3 +472,12 @@ def test_crd_update_changes_the_registration(api):
     read = custom.get_cluster_custom_object("update.sim.io", "v2", "dials", "d1")
     assert read["apiVersion"] == "update.sim.io/v2"
     assert read["spec"] == {"n": 1}
+
+
+def test_rbac_names_may_contain_colons(api):
+    rbac = kubernetes.client.RbacAuthorizationV1Api(api)
+    made = rbac.create_cluster_role({"metadata": {"name": "system:sim:reader"}, "rules": []})
+    assert made.metadata.name == "system:sim:reader"
+    with pytest.raises(ApiException) as caught:
+        kubernetes.client.CoreV1Api(api).create_namespaced_config_map("default", {"metadata": {"name": "a:b"}})
+    assert caught.value.status == 422

@@ -280,3 +280,26 @@ def test_zalando_postgresql_crd_from_upstream(api):
     assert status["message"].startswith('postgresql.acid.zalan.do "acid-broken" is invalid: [')
     assert "spec.volume.size in body should match '^(\\d+(e\\d+)?|\\d+(\\.\\d+)?(e\\d+)?[EPTGMK]i?)$'" in (
         status["message"])
+
+
+@pytest.mark.upstream
+def test_kratix_crds_from_upstream_keep_pipelines_and_the_embedded_api(api):
+    crd_dir = UPSTREAM / "kratix-crds"
+    if not crd_dir.is_dir():
+        pytest.skip(f"upstream data not available: {crd_dir} (needs ../shared/upstream beside the repo)")
+    ext = kubernetes.client.ApiextensionsV1Api(api)
+    for crd_file in sorted(crd_dir.glob("*.yaml")):
+        made = ext.create_custom_resource_definition(yaml.safe_load(crd_file.read_text()))
+        assert {c.type for c in made.status.conditions} == {"NamesAccepted", "Established"}, crd_file.name
+    pipeline = {"apiVersion": "platform.kratix.io/v1alpha1", "kind": "Pipeline",
+                "metadata": {"name": "instance-configure"},
+                "spec": {"containers": [{"name": "step", "image": "example/step:v1"}]}}
+    promise = {
+        "apiVersion": "platform.kratix.io/v1alpha1", "kind": "Promise", "metadata": {"name": "widget"},
+        "spec": {"api": copy.deepcopy(CRD), "workflows": {"resource": {"configure": [pipeline]}}},
+    }
+    made = kubernetes.client.CustomObjectsApi(api).create_cluster_custom_object(
+        "platform.kratix.io", "v1alpha1", "promises", promise, field_validation="Strict")
+    # Arrays under x-kubernetes-preserve-unknown-fields keep their items whole; the embedded CRD too.
+    assert made["spec"]["workflows"]["resource"]["configure"] == [pipeline]
+    assert made["spec"]["api"] == CRD
