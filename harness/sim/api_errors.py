@@ -114,9 +114,15 @@ TOO_MANY = ("Too many", "FieldValueTooMany")
 FORBIDDEN = ("Forbidden", "FieldValueForbidden")
 
 
+class GoLiteral(str):
+    """A value printed exactly as given (e.g. ``0x0``, Go's rendering of an unset resourceVersion)."""
+
+
 def _go_value(value: Any) -> str:
     # field.Error prints strings quoted (%q) and numbers bare; objects and lists as JSON is close
     # enough to Go's rendering for humans and unambiguous for tests.
+    if isinstance(value, GoLiteral):
+        return str(value)
     if isinstance(value, str):
         return json.dumps(value)
     if value is None:

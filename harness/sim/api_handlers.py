@@ -24,9 +24,11 @@ import yaml
 
 from harness.sim import api_crds, api_patch, api_schema
 from harness.sim.api_errors import (
+    INVALID,
     REQUIRED,
     ApiError,
     FieldError,
+    GoLiteral,
     already_exists,
     bad_request,
     conflict,
@@ -48,6 +50,8 @@ CRD_GROUP, CRD_PLURAL = "apiextensions.k8s.io", "customresourcedefinitions"
 _NAME_SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # apimachinery's utilrand alphabet
 _WATCH_POLL_SECONDS = 0.5  # how often an idle watch checks for a vanished client or a stopping server
 _DEFAULT_WATCH_SECONDS = 1800.0
+# Registries with ReturnDeletedObject: true answer a delete with the object instead of a Status.
+_RETURNS_DELETED_OBJECT = {("", "pods"), ("", "serviceaccounts"), ("storage.k8s.io", "storageclasses")}
 # Warnings for the current request (one aiohttp task each), sent back as "Warning: 299 - ..." headers.
 _WARNINGS: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("sim_api_warnings", default=None)
 
@@ -63,9 +67,12 @@ def _json(body: Any, status: int = 200) -> aiohttp.web.Response:
     )
 
 
-def _spec_part(obj: Mapping[str, Any]) -> dict[str, Any]:
-    # What counts for metadata.generation: everything except metadata and status.
-    return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+def _spec_part(obj: Mapping[str, Any], rtype: ResourceType) -> dict[str, Any]:
+    # What counts for metadata.generation: everything but metadata, and status when it is a subresource
+    # (without one, a custom resource's status is ordinary content).
+    ignored = ("metadata", "apiVersion", "kind", "status") if "status" in rtype.subresources else (
+        "metadata", "apiVersion", "kind")
+    return {k: v for k, v in obj.items() if k not in ignored}
 
 
 def _truthy(value: str | None) -> bool:
@@ -511,6 +518,10 @@ class ApiCore:
         meta = new["metadata"]
         if meta.get("name", name) != name:
             raise bad_request(f"the name of the object ({meta['name']}) does not match the name on the URL ({name})")
+        if not meta.get("resourceVersion") and rtype.crd_name is not None:
+            # Custom resources do not allow unconditional updates (AllowUnconditionalUpdate is false).
+            raise invalid(rtype.kind, rtype.group, name, [FieldError(
+                INVALID, "metadata.resourceVersion", "must be specified for an update", GoLiteral("0x0"))])
         if meta.get("resourceVersion") and meta["resourceVersion"] != old["metadata"]["resourceVersion"]:
             raise conflict(rtype.plural, rtype.group, name)
         return self._update(rtype, old, new, sub, params)
@@ -550,10 +561,11 @@ class ApiCore:
         new["apiVersion"], new["kind"] = rtype.api_version, rtype.kind
         new = api_schema.admit(rtype, new, old, strict=params.get("fieldValidation") == "Strict",
                                status_only=sub == "status", warnings=_WARNINGS.get())
+        meta = new["metadata"]  # admission may have returned a new object
         is_crd = rtype.storage_key == (CRD_GROUP, CRD_PLURAL)
         if is_crd:
             api_crds.validate_crd(new)
-        if _spec_part(new) != _spec_part(old):
+        if _spec_part(new, rtype) != _spec_part(old, rtype):
             meta["generation"] = int(old_meta.get("generation") or 1) + 1
         if is_crd:
             new["status"] = api_crds.established_status(new, now_rfc3339())
@@ -595,7 +607,8 @@ class ApiCore:
             return _json(self._view(rtype, self._create(rtype, namespace or None, patch, params)), 201)
         if is_apply:
             self._check_object(rtype, patch)
-        patched = api_patch.apply(content_type, old, patch)
+        # The patch functions share untouched subtrees with the stored object; never write through them.
+        patched = copy.deepcopy(api_patch.apply(content_type, old, patch))
         if not isinstance(patched, dict):
             raise bad_request("the patch did not produce an object")
         wanted_rv = (patched.get("metadata") or {}).get("resourceVersion")
@@ -626,8 +639,8 @@ class ApiCore:
             details: dict[str, Any] = {"name": name, "kind": rtype.plural, "uid": obj["metadata"]["uid"]}
             if rtype.group:
                 details["group"] = rtype.group
-            if rtype.storage_key == ("", "pods"):
-                return obj  # the pod registry returns the deleted object
+            if rtype.storage_key in _RETURNS_DELETED_OBJECT:
+                return obj
             return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
         return result
 

@@ -303,3 +303,35 @@ def test_kratix_crds_from_upstream_keep_pipelines_and_the_embedded_api(api):
     # Arrays under x-kubernetes-preserve-unknown-fields keep their items whole; the embedded CRD too.
     assert made["spec"]["workflows"]["resource"]["configure"] == [pipeline]
     assert made["spec"]["api"] == CRD
+
+
+def test_custom_resources_need_a_resource_version_on_put(custom):
+    made = _create(custom, _request(requester="ann"))
+    name = made["metadata"]["name"]
+    unconditional = copy.deepcopy(made)
+    del unconditional["metadata"]["resourceVersion"]
+    with pytest.raises(ApiException) as caught:
+        custom.replace_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, name, unconditional)
+    assert yaml.safe_load(caught.value.body)["message"] == (
+        f'postgresql.workshop.kratix.io "{name}" is invalid: '
+        "metadata.resourceVersion: Invalid value: 0x0: must be specified for an update")
+    made["spec"]["size"] = "medium"
+    replaced = custom.replace_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, name, made)
+    assert replaced["metadata"]["generation"] == 2
+
+
+def test_without_a_status_subresource_status_is_ordinary_content(api):
+    crd = copy.deepcopy(CRD)
+    crd["metadata"]["name"] = f"plainstatuses.{GROUP}"
+    crd["spec"]["names"] = {"plural": "plainstatuses", "singular": "plainstatus", "kind": "PlainStatus"}
+    del crd["spec"]["versions"][0]["subresources"]
+    kubernetes.client.ApiextensionsV1Api(api).create_custom_resource_definition(crd)
+    custom = kubernetes.client.CustomObjectsApi(api)
+    body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "PlainStatus", "metadata": {"name": "p"},
+            "spec": {"requester": "ann"}, "status": {"message": "kept on create"}}
+    made = custom.create_namespaced_custom_object(GROUP, VERSION, "default", "plainstatuses", body)
+    assert made["status"] == {"message": "kept on create"}
+    patched = custom.patch_namespaced_custom_object(GROUP, VERSION, "default", "plainstatuses", "p",
+                                                    {"status": {"message": "changed"}})
+    assert patched["status"] == {"message": "changed"}
+    assert patched["metadata"]["generation"] == 2
