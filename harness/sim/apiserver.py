@@ -22,7 +22,15 @@ emulation. What kmock could not serve and was replaced (see ``_SimKubernetesHand
   from :mod:`harness.sim.api_registry` (built-ins plus CRDs, preferred = storage version).
 
 Kept from kmock: the handler base class and its reaction DSL, the ``KubernetesError`` family for
-``Status`` errors, and the request record (``server.kmock.requests``, only while reactions exist).
+``Status`` errors, and its request record (iterate ``server.kmock``; filled only while reactions exist,
+so the emulation path pays nothing for it).
+
+Approximations worth knowing (each documented where it lives): strategic merge and server-side apply
+are merge patches with list merging by ``name``/``type`` (:mod:`harness.sim.api_patch`; no
+managedFields, so apply never removes fields it stopped managing); Foreground deletion behaves like
+Background; ``events.k8s.io/v1`` events are stored apart from ``core/v1`` events; built-in kinds are not
+schema-validated; CRD versions share storage with conversion strategy None (only ``apiVersion``
+changes); ``limit``/``continue`` tokens are plain offsets.
 """
 
 from __future__ import annotations
