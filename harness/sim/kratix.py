@@ -568,13 +568,14 @@ class KratixController(Controller):
         if all((same_conditions(status.get(k) or [], v) if k == "conditions" else status.get(k) == v)
                for k, v in new.items()):
             return
-        self.promises.remember(self.kube.patch(API, "Promise", name_of(promise), {"status": new},
-                                               subresource="status"))
+        # Events first: whoever sees the new status can already read the events that explain it.
         self._transition_events(promise, old_conditions, conditions, self.promise_events, "promise")
         if available and status.get("status") != "Available":
             self.promise_events.event(promise, "Normal", "Available", "Promise is available")
         elif not available and status.get("status") == "Available":
             self.promise_events.event(promise, "Warning", "Unavailable", "Promise no longer available")
+        self.promises.remember(self.kube.patch(API, "Promise", name_of(promise), {"status": new},
+                                               subresource="status"))
 
     def _requirements(self, promise: Obj) -> tuple[bool, list[dict[str, str]]]:
         states = []
@@ -789,9 +790,9 @@ class KratixController(Controller):
         if all((same_conditions(status.get(k) or [], v) if k == "conditions" else status.get(k) == v)
                for k, v in new.items()):
             return
+        self._transition_events(request, old_conditions, conditions, self.request_events, "resource")
         informer.remember(self.kube.patch(str(request["apiVersion"]), str(request["kind"]), name_of(request),
                                           {"status": new}, ns_of(request), subresource="status"))
-        self._transition_events(request, old_conditions, conditions, self.request_events, "resource")
 
     def _delete_request(self, promise: Obj, request: Obj) -> None:
         finalizers = list(meta(request).get("finalizers") or [])

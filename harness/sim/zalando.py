@@ -170,13 +170,13 @@ class ZalandoOperator(Controller):
         self.clusters = Informer(kube, PG_API, "postgresql", ctx, ready_check=self._crd_established)
         self.statefulsets = Informer(kube, "apps/v1", "StatefulSet", ctx)
         self.pods = Informer(kube, "v1", "Pod", ctx)
-        self.informers = [self.deployments, self.crds, self.clusters, self.statefulsets, self.pods]
+        self.pvcs = Informer(kube, "v1", "PersistentVolumeClaim", ctx)
+        self.informers = [self.deployments, self.crds, self.clusters, self.statefulsets, self.pods, self.pvcs]
         self.watch(*self.informers)
         self.events = EventRecorder(kube, "postgres-operator", ctx)
         self._known: dict[str, _Known] = {}
         self._config: OperatorConfig | None = None
         self._ensured: set[tuple[str, str, str]] = set()  # (kind, namespace, name) known to exist
-        self._sizes: dict[tuple[str, str], str] = {}  # (namespace, cluster) -> volume size last synced
 
     def _crd_established(self) -> bool:
         crd = self.crds.get(PG_CRD)
@@ -198,7 +198,6 @@ class ZalandoOperator(Controller):
             self._known.clear()
             self._config = None
             self._ensured.clear()
-            self._sizes.clear()
             return
         if self._config is None:
             self._config = self._read_config(operator)
@@ -426,23 +425,16 @@ class ZalandoOperator(Controller):
         return True
 
     def _resize_volumes(self, pg: Obj, config: OperatorConfig) -> None:
+        """``storage_resize_mode: pvc``: grow every claim of the cluster to ``spec.volume.size``."""
         size = str(((pg.get("spec") or {}).get("volume") or {}).get("size") or "")
-        if not size:
-            return
-        for pvc in self.kube.list("v1", "PersistentVolumeClaim", ns_of(pg),
-                                  labels=self._selector(config, name_of(pg))) if self._needs_resize(pg) else []:
+        selector = self._selector(config, name_of(pg))
+        for pvc in self.pvcs.items(ns_of(pg)):
+            if not all(labels_of(pvc).get(k) == v for k, v in selector.items()):
+                continue
             requested = ((pvc.get("spec") or {}).get("resources") or {}).get("requests", {}).get("storage")
             if parse_quantity(size) > parse_quantity(requested):
-                self.kube.patch("v1", "PersistentVolumeClaim", name_of(pvc),
-                                {"spec": {"resources": {"requests": {"storage": size}}}}, ns_of(pvc))
-
-    def _needs_resize(self, pg: Obj) -> bool:
-        key = (ns_of(pg) or "", name_of(pg))
-        size = str(((pg.get("spec") or {}).get("volume") or {}).get("size") or "")
-        if self._sizes.get(key) == size:
-            return False
-        self._sizes[key] = size
-        return True
+                self.pvcs.remember(self.kube.patch("v1", "PersistentVolumeClaim", name_of(pvc), {
+                    "spec": {"resources": {"requests": {"storage": size}}}}, ns_of(pvc)))
 
     def _label_roles(self, pg: Obj, config: OperatorConfig) -> None:
         """Patroni's job: the first running pod is the master, the others replicas."""
@@ -476,7 +468,6 @@ class ZalandoOperator(Controller):
         self.kube.delete("policy/v1", "PodDisruptionBudget", config.pdb_name_format.format(cluster=name), ns)
         # Over-forgetting is harmless: the next sync re-checks with a GET.
         self._ensured = {k for k in self._ensured if k[1] != ns or name not in k[2]}
-        self._sizes.pop((ns, name), None)
         self.ctx.log.info("zalando: deleted cluster %s/%s", ns, name)
 
 
