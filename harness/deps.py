@@ -26,6 +26,8 @@ UPSTREAM_ROOT = REPO_ROOT.parent / "shared" / "upstream"
 
 # The dependency sets the promises use: versions.yaml key -> directory name prefix.
 DEP_SETS = {"zalando_postgres_operator": "zalando-postgres-operator"}
+# Environment variables naming a mirror directory per set (CI points them at ../shared/upstream).
+MIRROR_ENV = {"zalando_postgres_operator": "KRATIX_E2E_ZALANDO_MIRROR"}
 
 
 class DepsError(RuntimeError):
@@ -166,24 +168,29 @@ def fetch(
 
 
 def ensure(dep: DepSet, *, mirror: Path | None = None, cache_root: Path = CACHE_ROOT) -> Path:
-    """Return a verified directory holding ``dep``: the cache if complete, else filled from a mirror.
+    """Return a verified directory holding ``dep``: the cache if complete, else filled and verified.
 
-    The mirror defaults to the shared upstream copy when it exists. Nothing is downloaded here: a test run
-    must not depend on the network; ``scripts/fetch-deps`` does that explicitly.
+    Source, first that applies: ``mirror``; the directory in ``$KRATIX_E2E_ZALANDO_MIRROR``; the shared
+    upstream copy (``../shared/upstream/<dir_name>``) when it exists; the pinned URLs.
 
     Raises:
-        DepsError: the cache is incomplete and no mirror is available (message says how to fetch).
+        DepsError: a mirror file is missing, a download failed, or a digest differs (nothing is written).
     """
     target = cache_dir(dep, cache_root)
     if not verify_dir(dep, target):
         return target
-    source = mirror if mirror is not None else default_mirror(dep)
-    if not source.is_dir():
-        raise DepsError(
-            f"{dep.dir_name} is not in {target} and no mirror is at {source}; "
-            f"run scripts/fetch-deps (or scripts/fetch-deps --mirror DIR)"
-        )
-    return fetch(dep, target, mirror=source)
+    return fetch(dep, target, mirror=mirror_for(dep, mirror))
+
+
+def mirror_for(dep: DepSet, explicit: Path | None = None) -> Path | None:
+    """The mirror directory to copy ``dep`` from, or None to download (see :func:`ensure`)."""
+    if explicit is not None:
+        return explicit
+    from_env = os.environ.get(MIRROR_ENV.get(dep.key, ""), "")
+    if from_env:
+        return Path(from_env)
+    shared = default_mirror(dep)
+    return shared if shared.is_dir() else None
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -15,14 +15,18 @@ declared images. Format::
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
-from collections.abc import Iterator, Mapping
+import shutil
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.deps import DEP_SETS
+from harness.deps import DEP_SETS, ensure, load_dep_set
 from harness.schema import ManifestError, load_yaml_document
+from harness.tools import run
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROMISES_ROOT = REPO_ROOT / "promises"
@@ -179,3 +183,139 @@ def _read_entry(manifest: Path, promise: str, index: int, entry: Any) -> ImageSp
         local_command=tuple(command),
         resources=resources,
     )
+
+
+# --- building ------------------------------------------------------------------------------------------
+
+BUILD_ROOT = REPO_ROOT / ".cache" / "build"
+# Image label holding the digest of the build inputs; an image whose label matches is not rebuilt.
+SOURCE_LABEL = "io.kratix-workshop.source-sha256"
+_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """What building one image takes: the assembled context, its digest and the docker argv."""
+
+    spec: ImageSpec
+    context: Path
+    source_digest: str
+    argv: list[str]
+
+
+@dataclass(frozen=True)
+class BuildOutcome:
+    """One image after :func:`build_image`: built (or already up to date), and how long that took."""
+
+    ref: str
+    built: bool
+    duration: float
+    argv: list[str]
+
+
+def default_base_image(spec: ImageSpec) -> str | None:
+    """The ``ARG BASE_IMAGE=...`` default of the image's Dockerfile (None when it has none)."""
+    for line in spec.dockerfile.read_text().splitlines():
+        match = re.match(r"^\s*ARG\s+BASE_IMAGE=(\S+)", line)
+        if match:
+            return match.group(1)
+    return None
+
+
+def build_context_dir(spec: ImageSpec, build_root: Path = BUILD_ROOT) -> Path:
+    """Where :func:`assemble_context` puts the build context of ``spec``."""
+    return build_root / spec.ref.replace("/", "_").replace(":", "_")
+
+
+def assemble_context(spec: ImageSpec, *, build_root: Path = BUILD_ROOT) -> Path:
+    """Copy the image's build context to ``build_root`` and add its dependency files under ``resources/``.
+
+    Fetched upstream files never live in the repository, so the context docker sees is assembled here
+    (from the verified cache, see :func:`harness.deps.ensure`).
+    """
+    dest = build_context_dir(spec, build_root)
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(spec.context, dest, ignore=_IGNORED)
+    if spec.resources is not None:
+        source = ensure(load_dep_set(spec.resources))
+        resources = dest / "resources"
+        resources.mkdir(exist_ok=True)
+        for path in sorted(source.iterdir()):
+            if path.is_file() and not path.name.startswith("."):
+                shutil.copy2(path, resources / path.name)
+    return dest
+
+
+def directory_digest(directory: Path, *extra: str) -> str:
+    """sha256 over every file's relative path, executable bit and bytes (plus ``extra`` strings)."""
+    digest = hashlib.sha256()
+    for value in extra:
+        digest.update(value.encode() + b"\0")
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(directory)).encode() + b"\0")
+        digest.update(b"x" if os.access(path, os.X_OK) else b"-")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def plan_build(
+    spec: ImageSpec,
+    *,
+    base_image: str | None = None,
+    network: str | None = None,
+    build_root: Path = BUILD_ROOT,
+    assemble: bool = True,
+) -> BuildPlan:
+    """The build of one image. With ``assemble=False`` (dry runs) nothing is copied or fetched."""
+    if assemble:
+        context = assemble_context(spec, build_root=build_root)
+        source_digest = directory_digest(context, f"base={base_image or ''}")
+    else:
+        context, source_digest = build_context_dir(spec, build_root), "<not computed>"
+    argv = ["docker", "build", "--tag", spec.ref, "--label", f"{SOURCE_LABEL}={source_digest}"]
+    argv += ["--file", str(context / spec.dockerfile.relative_to(spec.context))]
+    if base_image:
+        argv += ["--build-arg", f"BASE_IMAGE={base_image}"]
+    if network:
+        argv += ["--network", network]
+    argv.append(str(context))
+    return BuildPlan(spec=spec, context=context, source_digest=source_digest, argv=argv)
+
+
+def built_digest(ref: str) -> str | None:
+    """The source digest label of the local image ``ref``; None when the image is absent or unlabelled."""
+    result = run(
+        ["docker", "image", "inspect", "--format", f'{{{{ index .Config.Labels "{SOURCE_LABEL}" }}}}', ref],
+        timeout=60,
+        check=False,
+    )
+    label = result.stdout.strip()
+    return label if result.exit_code == 0 and label and label != "<no value>" else None
+
+
+def build_image(
+    spec: ImageSpec,
+    *,
+    base_image: str | None = None,
+    network: str | None = None,
+    force: bool = False,
+    timeout: float = 1800.0,
+    on_line: Callable[[str], None] | None = None,
+) -> BuildOutcome:
+    """Build one image with docker unless a local image with the same source digest exists.
+
+    Raises:
+        harness.tools.ToolError: docker build failed (message has the command and stderr).
+        harness.tools.ToolNotFound: docker is not installed.
+    """
+    plan = plan_build(spec, base_image=base_image, network=network)
+    if not force and built_digest(spec.ref) == plan.source_digest:
+        return BuildOutcome(ref=spec.ref, built=False, duration=0.0, argv=plan.argv)
+    result = run(plan.argv, timeout=timeout, on_line=on_line)
+    return BuildOutcome(ref=spec.ref, built=True, duration=result.duration, argv=plan.argv)
+
+
+def kind_load_argv(ref: str, cluster: str) -> list[str]:
+    """The command that copies a local image into the nodes of kind cluster ``cluster``."""
+    return ["kind", "load", "docker-image", ref, "--name", cluster]

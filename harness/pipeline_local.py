@@ -13,6 +13,7 @@ and must default to the container paths (``${KRATIX_OUTPUT_DIR:-/kratix/output}`
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,7 +25,14 @@ from harness.images import ImageNotFound, ImageSpec, find_image
 from harness.schema import ManifestError, load_yaml_document
 from harness.tools import run
 
-__all__ = ["RESOURCES_ENV", "ImageNotFound", "LocalRun", "kratix_env", "run_container_locally"]
+__all__ = [
+    "RESOURCES_ENV",
+    "ImageNotFound",
+    "LocalRun",
+    "kratix_env",
+    "run_container_in_docker",
+    "run_container_locally",
+]
 
 # Where a container finds the files its image copies from fetched dependencies (default in the image:
 # /resources). Set here so the in-process run uses the verified cache in place.
@@ -86,6 +94,17 @@ def kratix_env(obj: Mapping[str, Any], *, action: str = "configure") -> dict[str
     return env
 
 
+def _input_env(input_dir: Path) -> dict[str, str]:
+    """``kratix_env`` of ``input_dir/object.yaml``; empty when the file is absent or unreadable."""
+    object_file = input_dir / "object.yaml"
+    if not object_file.is_file():
+        return {}
+    try:
+        return kratix_env(load_yaml_document(object_file))
+    except ManifestError:
+        return {}  # the container reads the file itself and reports the problem in its own log
+
+
 def run_container_locally(
     image: str | ImageSpec,
     *,
@@ -114,13 +133,7 @@ def run_container_locally(
     output_dir.mkdir(parents=True, exist_ok=True)
     metadata_dir.mkdir(parents=True, exist_ok=True)
 
-    full_env: dict[str, str] = {}
-    object_file = input_dir / "object.yaml"
-    if object_file.is_file():
-        try:
-            full_env.update(kratix_env(load_yaml_document(object_file)))
-        except ManifestError:
-            pass  # the container reads the file itself and reports the problem in its own log
+    full_env = _input_env(input_dir)
     if spec.resources is not None:
         full_env[RESOURCES_ENV] = str(ensure(load_dep_set(spec.resources)))
     full_env.update(
@@ -155,3 +168,42 @@ def run_container_locally(
         log=result.stdout + result.stderr,
         duration=result.duration,
     )
+
+
+def run_container_in_docker(
+    image: str | ImageSpec,
+    *,
+    input_dir: Path,
+    output_dir: Path,
+    metadata_dir: Path,
+    env: Mapping[str, str] | None = None,
+    network: str | None = None,
+    timeout: float = 300.0,
+) -> LocalRun:
+    """Run the built image with the three Kratix directories bind-mounted, as a pipeline pod would.
+
+    The same contract as :func:`run_container_locally` (same derived ``KRATIX_*`` variables, input mounted
+    read-only as Kratix does), so tests can compare the two. The container runs as the caller's uid/gid so
+    the files it writes stay removable. Values of ``env`` reach docker through its environment
+    (``-e NAME``), never through argv, so a secret does not show up in process listings or error messages.
+
+    Raises:
+        harness.tools.ToolNotFound: docker is not installed.
+        harness.tools.ToolTimeout: the container ran longer than ``timeout``.
+    """
+    ref = image.ref if isinstance(image, ImageSpec) else image
+    output_dir.mkdir(parents=True, exist_ok=True)
+    metadata_dir.mkdir(parents=True, exist_ok=True)
+    variables = {**_input_env(input_dir), **(env or {})}
+
+    argv = ["docker", "run", "--rm", "--user", f"{os.getuid()}:{os.getgid()}"]
+    argv += ["--volume", f"{input_dir.resolve()}:/kratix/input:ro"]
+    argv += ["--volume", f"{output_dir.resolve()}:/kratix/output"]
+    argv += ["--volume", f"{metadata_dir.resolve()}:/kratix/metadata"]
+    if network:
+        argv += ["--network", network]
+    for name in sorted(variables):
+        argv += ["--env", name]
+    argv.append(ref)
+    result = run(argv, timeout=timeout, env=variables, check=False)
+    return LocalRun(image=ref, exit_code=result.exit_code, log=result.stdout + result.stderr, duration=result.duration)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,30 @@ EXAMPLE_REQUESTS = {
     "promise-clean": "resource-request.yaml",
     "database": "example-resource.yaml",
 }
+
+
+@dataclass
+class ContainerReport:
+    """Figures of the container tier, printed in the terminal summary."""
+
+    started: float
+    base_image: str = ""
+    images: list[str] = field(default_factory=list)
+
+
+CONTAINER_REPORT = pytest.StashKey[ContainerReport]()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    report = config.stash.get(CONTAINER_REPORT, None)
+    if report is None:
+        return
+    terminalreporter.write_sep("-", "container tier")
+    terminalreporter.write_line(
+        f"wall time {time.monotonic() - report.started:.1f}s from the first build; base image {report.base_image}"
+    )
+    for line in report.images:
+        terminalreporter.write_line(f"  {line}")
 
 
 @dataclass

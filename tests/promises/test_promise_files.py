@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from harness.images import images_for_promise, load_image_catalog, pipeline_containers
+from harness.images import default_base_image, images_for_promise, load_image_catalog, pipeline_containers
 from harness.schema import CrdValidator, ManifestError, load_yaml_documents
 from tests.promises.conftest import (
     PROMISE_DIRS,
@@ -200,11 +201,17 @@ def test_image_names_are_the_agreed_ones() -> None:
 
 
 def test_each_image_has_its_own_dockerfile_with_an_overridable_base() -> None:
+    """Python containers default to the pinned official image, shell ones to alpine."""
+    python_base = yaml.safe_load((PROMISES.parent / "versions.yaml").read_text())["python_base_image"]
+    dockerfiles = [spec.dockerfile for spec in load_image_catalog().values()]
+    assert len(set(dockerfiles)) == len(dockerfiles)
     for spec in load_image_catalog().values():
         text = spec.dockerfile.read_text()
         assert text.count("ARG BASE_IMAGE=") == 1, spec.ref
         assert "FROM ${BASE_IMAGE}" in text, spec.ref
-        assert (spec.context / spec.local_command[-1]).is_file(), spec.ref
+        assert (spec.context / spec.local_command[1]).is_file(), spec.ref
+        expected = python_base if spec.local_command[0] == "python" else "alpine:3.20"
+        assert default_base_image(spec) == expected, spec.ref
 
 
 def _copy_promises(tmp_path: Path) -> Path:
