@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from harness.docs.model import BlockRole, CodeBlock, OutputSpan, Page
 from harness.docs.recorder import Event, StepRecord
 from harness.docs.report import Check
 from harness.docs.shapes import KUBECTL_RESULT
-from harness.docs.shell import ShellCommand, block_commands, stdin_line_numbers
+from harness.docs.shell import PLACEHOLDER, ShellCommand, block_commands, stdin_line_numbers
 from harness.docs.tables import Row, Table, compare_tables, parse_table, render_objects
 from harness.docs.yamldocs import YamlDoc, load_documents
 
@@ -58,6 +59,24 @@ def _is_variable(value: str) -> bool:
     return value.startswith("$")
 
 
+def _name_matches(page_name: str, ran_name: str) -> bool:
+    """A page name matches when equal, a ``$VARIABLE``, or a ``<placeholder>`` pattern that fits."""
+    if page_name == ran_name or _is_variable(page_name):
+        return True
+    if PLACEHOLDER.search(page_name):
+        parts = PLACEHOLDER.split(page_name)
+        regex = "".join(re.escape(p) if i % 2 == 0 else r"[A-Za-z0-9.-]+" for i, p in enumerate(parts))
+        return re.fullmatch(regex, ran_name) is not None
+    return False
+
+
+def _refs_match(page: list[tuple[str, str]], ran: list[tuple[str, str]]) -> bool:
+    return len(page) == len(ran) and all(
+        a_type == b_type and _name_matches(a_name, b_name)
+        for (a_type, a_name), (b_type, b_name) in zip(page, ran, strict=True)
+    )
+
+
 def _kubectl_differences(page: KubectlCall, ran: KubectlCall) -> tuple[list[str], bool]:
     """Human-readable differences and whether they are only presentation (--watch, -o ...)."""
     differences: list[str] = []
@@ -67,7 +86,7 @@ def _kubectl_differences(page: KubectlCall, ran: KubectlCall) -> tuple[list[str]
         substantive = True
     page_refs = sorted({(_norm_resource(r.type), r.name or "") for r in page.resources()})
     ran_refs = sorted({(_norm_resource(r.type), r.name or "") for r in ran.resources()})
-    if page_refs != ran_refs and not all(_is_variable(name) for _, name in page_refs if name):
+    if not _refs_match(page_refs, ran_refs):
         shown = ", ".join(f"{t}/{n}" if n else t for t, n in page_refs) or "(none)"
         seen = ", ".join(f"{t}/{n}" if n else t for t, n in ran_refs) or "(none)"
         differences.append(f"objects: page {shown}, run {seen}")
@@ -154,84 +173,93 @@ def _verb_of(command: ShellCommand) -> str:
 
 @dataclass(frozen=True)
 class DataDifference:
-    path: tuple[str | int, ...]
+    path: tuple[str | int, ...]  # for display: list items with a name are shown as "name=<name>"
     kind: str  # "changed", "missing" (page has it, applied not), "extra" (applied has it, page not)
     shown: Any
     observed: Any
+    shown_path: tuple[str | int, ...] = ()  # the same place in the page's document (real list indexes)
 
     def dotted(self) -> str:
         text = ""
         for part in self.path:
-            text += (
-                f"[{part}]"
-                if isinstance(part, int) or (isinstance(part, str) and part.startswith("name="))
-                else (f".{part}" if text else str(part))
-            )
+            if isinstance(part, int) or part.startswith("name="):
+                text += f"[{part}]"
+            else:
+                text += f".{part}" if text else part
         return text or "(document)"
 
 
-def _named(items: list[Any]) -> dict[str, Any] | None:
+def _named(items: list[Any]) -> dict[str, tuple[int, Any]] | None:
     if items and all(isinstance(i, dict) and isinstance(i.get("name"), str) for i in items):
         names = [i["name"] for i in items]
         if len(set(names)) == len(names):
-            return {n: i for n, i in zip(names, items, strict=True)}
+            return {n: (index, i) for index, (n, i) in enumerate(zip(names, items, strict=True))}
     return None
 
 
 def diff_data(
-    shown: Any, observed: Any, path: tuple[str | int, ...] = (), *, subset: bool = False
+    shown: Any,
+    observed: Any,
+    path: tuple[str | int, ...] = (),
+    *,
+    subset: bool = False,
+    shown_path: tuple[str | int, ...] | None = None,
 ) -> list[DataDifference]:
-    """Differences between two YAML values; ``subset`` ignores keys only the observed value has."""
+    """Differences between two YAML values; ``subset`` ignores keys only the observed value has.
+
+    Lists whose items all have a unique ``name`` (containers, pipelines, volumes) are matched by name.
+    """
+    at = path if shown_path is None else shown_path
     if isinstance(shown, dict) and isinstance(observed, dict):
         found: list[DataDifference] = []
         for key, value in shown.items():
             if key not in observed:
-                found.append(DataDifference((*path, key), "missing", value, None))
+                found.append(DataDifference((*path, key), "missing", value, None, (*at, key)))
             else:
-                found += diff_data(value, observed[key], (*path, key), subset=subset)
+                found += diff_data(value, observed[key], (*path, key), subset=subset, shown_path=(*at, key))
         if not subset:
             for key, value in observed.items():
                 child = (*path, key)
                 if key not in shown and not any(child[: len(b)] == b for b in _BOOKKEEPING):
-                    found.append(DataDifference(child, "extra", None, value))
+                    found.append(DataDifference(child, "extra", None, value, at))
         return found
     if isinstance(shown, list) and isinstance(observed, list):
         by_name_shown, by_name_observed = _named(shown), _named(observed)
         if by_name_shown is not None and by_name_observed is not None:
             found = []
-            for name, item in by_name_shown.items():
+            for name, (index, item) in by_name_shown.items():
                 key = f"name={name}"
                 if name not in by_name_observed:
-                    found.append(DataDifference((*path, key), "missing", item, None))
+                    found.append(DataDifference((*path, key), "missing", item, None, (*at, index)))
                 else:
-                    found += diff_data(item, by_name_observed[name], (*path, key), subset=subset)
-            for name, item in by_name_observed.items():
+                    found += diff_data(
+                        item, by_name_observed[name][1], (*path, key), subset=subset, shown_path=(*at, index)
+                    )
+            for name, (_index, item) in by_name_observed.items():
                 if name not in by_name_shown:
-                    found.append(DataDifference((*path, f"name={name}"), "extra", None, item))
+                    found.append(DataDifference((*path, f"name={name}"), "extra", None, item, at))
             order_shown = [n for n in by_name_shown if n in by_name_observed]
             order_observed = [n for n in by_name_observed if n in by_name_shown]
             if order_shown != order_observed:
-                found.append(DataDifference(path, "changed", order_shown, order_observed))
+                found.append(DataDifference(path, "changed", order_shown, order_observed, at))
             return found
         found = []
         for index in range(max(len(shown), len(observed))):
             if index >= len(observed):
-                found.append(DataDifference((*path, index), "missing", shown[index], None))
+                found.append(DataDifference((*path, index), "missing", shown[index], None, (*at, index)))
             elif index >= len(shown):
-                found.append(DataDifference((*path, index), "extra", None, observed[index]))
+                found.append(DataDifference((*path, index), "extra", None, observed[index], at))
             else:
-                found += diff_data(shown[index], observed[index], (*path, index), subset=subset)
+                found += diff_data(
+                    shown[index], observed[index], (*path, index), subset=subset, shown_path=(*at, index)
+                )
         return found
     if shown == observed and type(shown) is type(observed):
         return []
-    if (
-        isinstance(shown, (int, float))
-        and isinstance(observed, (int, float))
-        and not isinstance(shown, bool)
-        and shown == observed
-    ):
+    numbers = isinstance(shown, (int, float)) and isinstance(observed, (int, float))
+    if numbers and not isinstance(shown, bool) and not isinstance(observed, bool) and shown == observed:
         return []
-    return [DataDifference(path, "changed", shown, observed)]
+    return [DataDifference(path, "changed", shown, observed, at)]
 
 
 def _find_subtree(
@@ -553,11 +581,7 @@ def _evaluate_manifests(c: _Collector, page: Page, block: CodeBlock, records: Se
                 "missing": "is on the page but not in the applied object",
                 "extra": "is in the applied object but not on the page",
             }[difference.kind]
-            line = (
-                drift.doc.line_of(difference.path)
-                if difference.kind != "extra"
-                else drift.doc.line_of(difference.path[:-1])
-            )
+            line = drift.doc.line_of(difference.shown_path)
             c.add(
                 "DRIFT002",
                 Severity.WARNING,

@@ -75,6 +75,20 @@ def _split_domain(name: str) -> tuple[str, str]:
     return "", name
 
 
+def _lowercase_repository(text: str) -> str:
+    """``text`` with its repository path lower-cased (a registry host and the tag/digest keep their case)."""
+    name, at, digest = text.partition("@")
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    tag = ""
+    if colon > slash:
+        name, tag = name[:colon], name[colon:]
+    first, sep, rest = name.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return f"{first}/{rest.lower()}{tag}{at}{digest}"
+    return f"{name.lower()}{tag}{at}{digest}"
+
+
 def parse_image(text: str) -> ImageReference:
     """Parse ``text`` or raise ``InvalidReference`` naming what is wrong (and the fix when evident)."""
     if not text:
@@ -91,13 +105,9 @@ def parse_image(text: str) -> ImageReference:
         raise InvalidReference(text, "contains whitespace", text.strip() if _REFERENCE.match(text.strip()) else None)
     match = _REFERENCE.match(text)
     if not match:
-        name = re.split(r"[:@]", text.split("/", 1)[-1], maxsplit=1)[0]
-        lowered_path = text.lower()
-        domain, _ = _split_domain(text.split("@")[0])
-        if domain:
-            lowered_path = domain + text[len(domain) :].lower()
-        if name.lower() != name and _REFERENCE.match(lowered_path):
-            raise InvalidReference(text, "repository name must be lowercase", lowered_path)
+        lowered = _lowercase_repository(text)
+        if lowered != text and _REFERENCE.match(lowered):
+            raise InvalidReference(text, "repository name must be lowercase", lowered)
         if "//" in text:
             raise InvalidReference(text, "empty path component ('//')")
         raise InvalidReference(text, "does not match registry/repository[:tag][@digest]")

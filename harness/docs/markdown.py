@@ -28,6 +28,7 @@ from harness.docs.model import (
     Pair,
     Paragraph,
 )
+from harness.docs.shell import split_commands
 from harness.docs.slug import Slugger, heading_text
 
 _FENCE_OPEN = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>.*?)\s*$")
@@ -303,6 +304,11 @@ def _read_fence(state: _State, lines: list[str], start: int, indent: str, fence:
     return end + 1
 
 
+def _command_starts(block: CodeBlock) -> list[int]:
+    """Page lines where the block's commands start (continuations and here-documents excluded)."""
+    return [c.line for c in split_commands(block.command_lines, block.command_line_numbers, block.index)]
+
+
 def _pair_blocks(page: Page) -> None:
     previous: CodeBlock | None = None
     for block in page.blocks:
@@ -315,13 +321,8 @@ def _pair_blocks(page: Page) -> None:
             and previous.heading == block.heading
             and previous.command_line_numbers
         ):
-            page.pairs.append(
-                Pair(
-                    previous,
-                    OutputSpan(block, block.lines, block.line_numbers),
-                    previous.command_line_numbers[-1],
-                )
-            )
+            starts = _command_starts(previous) or [previous.command_line_numbers[-1]]
+            page.pairs.append(Pair(previous, OutputSpan(block, block.lines, block.line_numbers), starts[-1]))
         previous = block
 
 
@@ -329,6 +330,7 @@ def _pair_inline(page: Page, block: CodeBlock) -> None:
     """Output lines inside a command block belong to the command before them."""
     command_line: int | None = None
     run: list[int] = []
+    starts = set(_command_starts(block))
 
     def flush() -> None:
         if run and command_line is not None:
@@ -341,7 +343,7 @@ def _pair_inline(page: Page, block: CodeBlock) -> None:
     for i, number in enumerate(block.line_numbers):
         if i in block.output_indices:
             run.append(i)
-        elif block.lines[i].strip():
+        elif number in starts:
             flush()
             command_line = number
     flush()

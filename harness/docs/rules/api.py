@@ -9,8 +9,9 @@ from harness.docs.catalog import ApiDefinition, Catalog, PageObject
 from harness.docs.findings import Severity
 from harness.docs.kubectl import builtin_kind, builtin_type, parse_kubectl
 from harness.docs.lint import Hit, LintContext, rule
-from harness.docs.rules._shared import shown_tables
+from harness.docs.rules._shared import command_of, shown_tables
 from harness.docs.shapes import KUBECTL_RESULT
+from harness.docs.shell import ShellCommand
 
 
 def _where(definition: ApiDefinition) -> str:
@@ -114,14 +115,12 @@ def resource_type_unknown(ctx: LintContext) -> Iterator[Hit]:
                 yield Hit(command.line, f"kubectl {call.verb} {ref.type}: {problem[0]}", problem[1])
 
 
-def _applied_objects(ctx: LintContext, line: int) -> list[PageObject] | None:
-    """The objects the command at ``line`` applies, when the page makes that knowable."""
-    for command in ctx.commands:
-        if command.line != line:
-            continue
+def _applied_objects(ctx: LintContext, command: ShellCommand | None) -> list[PageObject] | None:
+    """The objects ``command`` applies, when the page makes that knowable."""
+    if command is not None:
         call = parse_kubectl(command.argv)
         if call is None or call.verb not in {"apply", "create", "replace", "delete"}:
-            continue
+            return None
         objects: list[PageObject] = []
         for filename in call.filenames:
             if filename == "-":
@@ -143,7 +142,7 @@ def _applied_objects(ctx: LintContext, line: int) -> list[PageObject] | None:
 @rule("API004", "apply-output-mismatch", Severity.ERROR, "'<kind>.<group>/<name> created' matches what was applied")
 def apply_output_mismatch(ctx: LintContext) -> Iterator[Hit]:
     for pair in ctx.page.pairs:
-        applied = _applied_objects(ctx, pair.command_line)
+        applied = _applied_objects(ctx, command_of(pair))
         for text, line in zip(pair.output.lines, pair.output.line_numbers, strict=True):
             match = KUBECTL_RESULT.match(text)
             if not match:
