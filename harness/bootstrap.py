@@ -11,6 +11,9 @@ Two layers:
   platform's MinIO address, Destination ``worker-1`` (``environment=dev``) and wait Ready, then wait for the
   canary namespace ``kratix-worker-system`` on the worker, nudging Flux as quick-start does.
 
+``crds_cache_dir`` / ``ensure_kratix_crds`` (re-exported from ``harness.kratix_install``) give the pinned
+Kratix CRDs to the simulated platform.
+
 Every step returns a ``StepOutcome`` (``ok``: already so; ``changed``: this run changed something). A failing
 step raises ``BootstrapError`` naming the step and the cause.
 """
@@ -31,6 +34,9 @@ from harness.kratix_install import (
     KRATIX_API,
     InstallFiles,
     bucket_endpoint,
+    crds_cache_dir,
+    ensure_install_files,
+    ensure_kratix_crds,
     flux_prefix_for_context,
     render_bucket_state_store,
     render_destination,
@@ -40,11 +46,17 @@ from harness.kube import Kube, KubeError, Ref
 from harness.pinned import PinnedFetchError, PinnedFile, fetch_pinned
 from harness.targets.base import Clusters
 from harness.tools import ToolError, ToolTimeout, run
-from harness.versions import Versions
+from harness.versions import Versions, load_versions
 from harness.waits import NotYet, TerminalFailure, WaitTimeout, wait_for
 
 Obj = dict[str, Any]
 StepStatus = Literal["ok", "changed"]
+
+__all__ = [
+    "BootstrapError", "Kubectl", "Registration", "StepOutcome", "bootstrap_api", "crds_cache_dir",
+    "ensure_kratix_crds", "full_bootstrap", "install_manifests", "register_destination", "register_platform",
+    "verify_platform", "wait_until_ready",
+]
 
 KRATIX_NAMESPACE = "kratix-platform-system"
 KRATIX_CONTROLLER = "kratix-platform-controller-manager"
@@ -290,7 +302,7 @@ def register_destination(
 
 
 def wait_until_ready(
-    clusters: Clusters, *, runner: StepRunner | None = None, tier: str = "cluster"
+    clusters: Clusters, *, runner: StepRunner | None = None, tier: str = "cluster", nudge_every: float = _NUDGE_EVERY
 ) -> list[StepOutcome]:
     """Wait for namespace ``kratix-worker-system`` on the worker: Kratix wrote its canary and Flux applied it.
 
@@ -299,14 +311,14 @@ def wait_until_ready(
     """
     runner = runner or StepRunner()
     worker = clusters.worker
-    last_nudge = [0.0]
+    last_nudge: list[float] = []
 
     def probe() -> str:
         if worker.get("v1", "Namespace", CANARY_NAMESPACE) is not None:
             return CANARY_NAMESPACE
         now = time.monotonic()
-        if now - last_nudge[0] >= _NUDGE_EVERY:
-            last_nudge[0] = now
+        if not last_nudge or now - last_nudge[0] >= nudge_every:
+            last_nudge[:] = [now]
             nudge_flux(worker)
         raise NotYet(f"namespace {CANARY_NAMESPACE} not on {worker.name} yet")
 
@@ -341,6 +353,34 @@ def bootstrap_api(
     register_destination(clusters, files, registration, runner=runner)
     wait_until_ready(clusters, runner=runner)
     return runner.outcomes
+
+
+def register_platform(
+    clusters: Clusters,
+    *,
+    single_cluster: bool = False,
+    platform_address: str | None = None,
+    files: InstallFiles | None = None,
+    on_step: Callable[[StepOutcome], None] | None = None,
+) -> list[StepOutcome]:
+    """Register the worker (or, ``single_cluster``, the platform itself) and wait until it is ready.
+
+    The API-level half of quick-start, for a platform where Kratix, MinIO and Flux are already installed
+    (the simulated platform; ``full_bootstrap`` calls the same steps on kind).
+
+    Args:
+        platform_address: the platform node's address the worker's Flux reaches MinIO on; default: the
+            platform control-plane node's InternalIP (what quick-start reads with ``docker inspect``).
+        files: the install files; default: fetched per versions.yaml (mirror: ``$KRATIX_E2E_KRATIX_MIRROR``).
+    """
+    files = files or ensure_install_files(load_versions())
+    if single_cluster:
+        registration = Registration.single_cluster_platform(platform_context=clusters.platform.context)
+    else:
+        address = platform_address or platform_node_address(clusters.platform)
+        registration = Registration.worker(bucket_endpoint=bucket_endpoint(address, files),
+                                           worker_context=clusters.worker.context)
+    return bootstrap_api(clusters, files, registration, on_step=on_step)
 
 
 # -- manifest layer (kind, quick-start) ----------------------------------------------------------------
@@ -458,33 +498,34 @@ def full_bootstrap(
     kubectl: Kubectl,
     cache_dir: Path,
     single_cluster: bool = False,
+    releases: ReleaseManifests | None = None,
+    platform_address: str | None = None,
     on_step: Callable[[StepOutcome], None] | None = None,
 ) -> list[StepOutcome]:
-    """Everything quick-start does after the clusters exist (kind target, ``scripts/quick-start``)."""
+    """Everything quick-start does after the clusters exist (kind target, ``scripts/quick-start``).
+
+    Args:
+        releases: already-fetched release manifests (default: fetched per versions.yaml into ``cache_dir``).
+        platform_address: see ``register_platform`` (default: the platform node's InternalIP).
+    """
     runner = StepRunner(on_step)
-    releases_box: list[ReleaseManifests] = []
+    releases_box: list[ReleaseManifests] = [releases] if releases is not None else []
 
     def fetch() -> tuple[StepStatus, str]:
         try:
-            releases = fetch_release_manifests(versions, cache_dir)
+            fetched = fetch_release_manifests(versions, cache_dir)
         except PinnedFetchError as exc:
             raise BootstrapError("fetch release manifests", str(exc)) from None
-        releases_box.append(releases)
+        releases_box.append(fetched)
         # kratix.yaml may come from a moving "latest" release: the digest says exactly what was installed.
         return "ok", (f"cert-manager {versions.cert_manager.version}; {versions.kratix.release_manifest} "
-                      f"sha256:{releases.kratix_sha256[:16]}")
+                      f"sha256:{fetched.kratix_sha256[:16]}")
 
-    runner.run("fetch release manifests", fetch)
+    if not releases_box:
+        runner.run("fetch release manifests", fetch)
     install_manifests(clusters, files, releases_box[0], kubectl, runner=runner)
-    if single_cluster:
-        registration = Registration.single_cluster_platform(platform_context=clusters.platform.context)
-    else:
-        address = platform_node_address(clusters.platform)
-        registration = Registration.worker(
-            bucket_endpoint=bucket_endpoint(address, files), worker_context=clusters.worker.context
-        )
-    register_destination(clusters, files, registration, runner=runner)
-    wait_until_ready(clusters, runner=runner)
+    runner.outcomes.extend(register_platform(clusters, single_cluster=single_cluster, files=files,
+                                             platform_address=platform_address, on_step=on_step))
     return runner.outcomes
 
 

@@ -18,12 +18,13 @@ from typing import Any
 
 from harness.pinned import CACHE_ROOT, fetch_pinned, files_of
 from harness.schema import load_yaml_documents
-from harness.versions import Versions
+from harness.versions import Versions, load_versions
 
 Obj = dict[str, Any]
 
 # Where CI (and anyone with a local copy) keeps the pinned files by basename; no network when set.
 MIRROR_ENV = "KRATIX_E2E_KRATIX_MIRROR"
+CRDS_MIRROR_ENV = "KRATIX_E2E_CRDS"
 
 # The address upstream's gitops-tk-resources.yaml carries for the platform node (kind's first node IP);
 # install-gitops replaces it with the real one.
@@ -87,6 +88,29 @@ def ensure_install_files(
     directory = cache_dir or install_cache_dir(versions)
     fetch_pinned(files_of(versions.kratix.files), directory, mirror=mirror or default_mirror(), timeout=timeout)
     return InstallFiles.in_directory(directory)
+
+
+def crds_cache_dir(versions: Versions | None = None) -> Path:
+    """Where ``ensure_kratix_crds`` keeps the CRDs (one directory per pinned commit)."""
+    versions = versions or load_versions()
+    return CACHE_ROOT / f"kratix-crds-{versions.kratix.commit}"
+
+
+def ensure_kratix_crds(
+    versions: Versions | None = None, *, cache_dir: Path | None = None, mirror: Path | None = None,
+    timeout: float = 60.0,
+) -> Path:
+    """Fetch (or reuse) the pinned Kratix CRDs; returns their directory (``platform.kratix.io_<plural>.yaml``).
+
+    The mirror defaults to ``$KRATIX_E2E_CRDS`` (CI: ``../shared/upstream/kratix-crds``); digests are checked
+    either way.
+    """
+    versions = versions or load_versions()
+    directory = cache_dir or crds_cache_dir(versions)
+    env_mirror = os.environ.get(CRDS_MIRROR_ENV, "").strip()
+    fetch_pinned(files_of(versions.kratix_crds), directory,
+                 mirror=mirror or (Path(env_mirror) if env_mirror else None), timeout=timeout)
+    return directory
 
 
 def planned_install_urls(versions: Versions) -> list[str]:

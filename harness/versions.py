@@ -89,6 +89,8 @@ class Versions:
     source: Path
     kind: KindPins
     kratix: KratixPins
+    #: The Kratix CRDs at the same commit (what kratix.yaml installs), for the simulated platform and tests.
+    kratix_crds: PinnedFileSet
     cert_manager: CertManagerPins
     flux_version: str
     minio_image: str
@@ -174,6 +176,7 @@ def parse_versions(data: Any, source: Path) -> Versions:
             files=r.file_set("kratix", "raw_base"),
             release_manifest_sha256=r.optional_sha("kratix.release_manifest_sha256"),
         ),
+        kratix_crds=r.file_set("kratix_crds", "raw_base"),
         cert_manager=CertManagerPins(
             version=r.text("cert_manager.version"),
             manifest=r.text("cert_manager.manifest"),
