@@ -18,7 +18,7 @@ from typing import Any
 
 from harness.pinned import CACHE_ROOT, fetch_pinned, files_of
 from harness.schema import load_yaml_documents
-from harness.versions import Versions, load_versions
+from harness.versions import REPO_ROOT, Versions, load_versions
 
 Obj = dict[str, Any]
 
@@ -71,10 +71,23 @@ class InstallFiles:
         )
 
 
+# The project's read-only shared data next to the repository (CI and development machines); digests are
+# verified all the same, so using it is never less safe than downloading.
+SHARED_UPSTREAM = REPO_ROOT.parent / "shared" / "upstream"
+
+
+def _mirror(env_name: str, shared_subdir: str) -> Path | None:
+    value = os.environ.get(env_name, "").strip()
+    if value:
+        return Path(value)
+    shared = SHARED_UPSTREAM / shared_subdir
+    return shared if shared.is_dir() else None
+
+
 def default_mirror() -> Path | None:
-    """The mirror directory from ``$KRATIX_E2E_KRATIX_MIRROR`` (None: download from GitHub)."""
-    value = os.environ.get(MIRROR_ENV, "").strip()
-    return Path(value) if value else None
+    """``$KRATIX_E2E_KRATIX_MIRROR``, else ``../shared/upstream/kratix-install`` when present, else None
+    (download from GitHub)."""
+    return _mirror(MIRROR_ENV, "kratix-install")
 
 
 def install_cache_dir(versions: Versions) -> Path:
@@ -102,14 +115,13 @@ def ensure_kratix_crds(
 ) -> Path:
     """Fetch (or reuse) the pinned Kratix CRDs; returns their directory (``platform.kratix.io_<plural>.yaml``).
 
-    The mirror defaults to ``$KRATIX_E2E_CRDS`` (CI: ``../shared/upstream/kratix-crds``); digests are checked
-    either way.
+    The mirror defaults to ``$KRATIX_E2E_CRDS``, else ``../shared/upstream/kratix-crds`` when present; digests
+    are checked either way.
     """
     versions = versions or load_versions()
     directory = cache_dir or crds_cache_dir(versions)
-    env_mirror = os.environ.get(CRDS_MIRROR_ENV, "").strip()
-    fetch_pinned(files_of(versions.kratix_crds), directory,
-                 mirror=mirror or (Path(env_mirror) if env_mirror else None), timeout=timeout)
+    fetch_pinned(files_of(versions.kratix_crds), directory, mirror=mirror or _mirror(CRDS_MIRROR_ENV, "kratix-crds"),
+                 timeout=timeout)
     return directory
 
 

@@ -12,6 +12,8 @@ from harness.kratix_install import (
     InstallDataError,
     InstallFiles,
     bucket_endpoint,
+    default_mirror,
+    ensure_kratix_crds,
     flux_prefix_for_context,
     minio_node_port,
     render_bucket_state_store,
@@ -149,3 +151,19 @@ def test_changed_upstream_shape_fails_loudly(tmp_path: Any, install_files: Insta
     with pytest.raises(InstallDataError,
                        match=r"gitops-tk-resources\.yaml: Kustomization path './elsewhere/resources'"):
         render_gitops_resources(InstallFiles.in_directory(broken_dir), path="w", flux_prefix="w", endpoint=None)
+
+
+def test_mirror_defaults_to_env_then_shared_upstream(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    need_upstream()
+    monkeypatch.delenv("KRATIX_E2E_KRATIX_MIRROR", raising=False)
+    assert default_mirror() == KRATIX_CRDS.parent / "kratix-install"
+    monkeypatch.setenv("KRATIX_E2E_KRATIX_MIRROR", str(tmp_path))
+    assert default_mirror() == tmp_path
+
+
+def test_kratix_crds_fetched_from_the_mirror_are_the_eleven(tmp_path: Any) -> None:
+    need_upstream()
+    directory = ensure_kratix_crds(cache_dir=tmp_path / "crds", mirror=KRATIX_CRDS)
+    names = sorted(p.name for p in directory.glob("*.yaml"))
+    assert names == sorted(p.name for p in KRATIX_CRDS.glob("*.yaml"))
+    assert len(names) == 11
