@@ -157,8 +157,13 @@ class SimContext:
 
 
 def expected_kube_error(exc: BaseException) -> bool:
-    """Races every controller meets (object gone, conflict, already exists): retried on the next pass."""
-    return isinstance(exc, KubeError) and exc.status in (404, 409)
+    """Races every controller meets: retried (or moot) on the next pass.
+
+    The object is gone (404), changed or already exists (409), or its namespace is terminating (403).
+    """
+    if not isinstance(exc, KubeError):
+        return False
+    return exc.status in (404, 409) or (exc.status == 403 and "being terminated" in exc.server_message)
 
 
 class Informer:
@@ -270,7 +275,7 @@ class Informer:
                 failures = 0
                 while rv is not None and not self._stopped():
                     rv = self._watch(rv)  # None when the watch expired or broke: relist
-            except Exception as exc:
+            except Exception as exc:  # an informer must outlive any single failure
                 if self._stopped():
                     return
                 failures += 1
@@ -371,7 +376,7 @@ class Controller:
         """Run ``action(*args)``; log expected API races, record anything else; never raise."""
         try:
             return action(*args)
-        except Exception as exc:
+        except Exception as exc:  # a controller keeps going, like a real one
             if self.ctx.stopping.is_set():
                 return None
             if expected_kube_error(exc):
@@ -459,7 +464,7 @@ class EventRecorder:
             }, strict=False)
             with self._lock:
                 self._seen[key] = (ev_name, namespace, 1)
-        except Exception as exc:
+        except Exception as exc:  # a lost event must not break a reconcile
             if not self.ctx.stopping.is_set():
                 self.ctx.log.warning("event %s/%s about %s/%s not recorded: %s",
                                      type_, reason, obj.get("kind"), name_of(obj), exc)

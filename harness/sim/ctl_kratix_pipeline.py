@@ -336,7 +336,14 @@ class PipelineRunner:
     def _execute_safely(self, run: PipelineRun, job: Obj) -> None:
         try:
             self._execute(run, job)
-        except Exception as exc:
+        except KubeError as exc:
+            if exc.not_found:  # the Job or Pod was deleted under us (its owner went away): the run ends
+                self.ctx.log.info("pipeline %s/%s: deleted while running (%s)", run.namespace, run.job_name, exc)
+                run.finish("Failed", f"deleted while running: {exc}")
+            else:
+                self.ctx.record_error(f"pipeline {run.job_name}", exc)
+                run.finish("Failed", f"simulator error: {exc}")
+        except Exception as exc:  # a runner thread must always report back
             if not self.ctx.stopping.is_set():
                 self.ctx.record_error(f"pipeline {run.job_name}", exc)
             run.finish("Failed", f"simulator error: {exc}")
@@ -476,7 +483,7 @@ class PipelineRunner:
         try:
             result = run_container_locally(image_spec, input_dir=input_dir, output_dir=output_dir,
                                            metadata_dir=metadata_dir, env=env, timeout=CONTAINER_TIMEOUT)
-        except Exception as exc:
+        except Exception as exc:  # a container that cannot run fails, as in a cluster
             return 1, f"{type(exc).__name__}: {exc}\n"
         return result.exit_code, result.log
 

@@ -256,8 +256,6 @@ class WorkController(Controller):
                                                   for wp in existing})
             if not targets:
                 unscheduled.append(gid)
-                self.events.event(work, "Normal", "NoMatchingDestination",
-                                  f"waiting for a destination with labels for workloadGroup: {gid}")
                 continue
             for target in targets:
                 wanted.add(self._ensure_placement(work, group, target, misplaced=target not in matching))
@@ -314,10 +312,14 @@ class WorkController(Controller):
                 status.get("workPlacements") == new["workPlacements"] and \
                 status.get("workPlacementsCreated") == new["workPlacementsCreated"]:
             return
-        self.works.remember(self.kube.patch(API, "Work", name_of(work), {"status": new}, ns_of(work),
-                                            subresource="status"))
+        # Events only on a status change, so a Work waiting for a Destination does not flood the event list.
+        for gid in unscheduled:
+            self.events.event(work, "Normal", "NoMatchingDestination",
+                              f"waiting for a destination with labels for workloadGroup: {gid}")
         if not unscheduled and written and (_cond(work, "Ready") or {}).get("status") != "True":
             self.events.event(work, "Normal", "AllWorkplacementsScheduled", "All workplacements scheduled successfully")
+        self.works.remember(self.kube.patch(API, "Work", name_of(work), {"status": new}, ns_of(work),
+                                            subresource="status"))
 
     # -- writing to the state store ----------------------------------------------------------------
 

@@ -148,7 +148,7 @@ class SimPlatform:
         for server in (self.platform_api, self.worker_api):
             try:
                 server.stop()
-            except Exception as exc:
+            except Exception as exc:  # keep stopping the rest
                 self.log.warning("stopping %r: %s", server, exc)
         deadline = time.monotonic() + _STOP_JOIN
         for thread_owner in [*self._controllers, *([self._kratix] if self._kratix else [])]:

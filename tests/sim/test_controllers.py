@@ -7,12 +7,14 @@ each test uses its own Promise/request names. Skipped without ../shared/upstream
 from __future__ import annotations
 
 import base64
+import http.server
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import yaml
@@ -603,3 +605,113 @@ def test_zalando_operator_creates_scales_invalidates_and_leaves_orphans_without_
     assert worker.get("apps/v1", "StatefulSet", "acid-one", "pg") is not None
     assert len(worker.list("v1", "PersistentVolumeClaim", "pg", labels={"cluster-name": "acid-one"})) == 2
     worker.delete("v1", "Namespace", "pg")
+
+
+# -- secrets in env, spec changes, delete pipelines, scheduling -----------------------------------------
+
+
+class _Hook(http.server.BaseHTTPRequestHandler):
+    received: ClassVar[list[str]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.received.append(self.rfile.read(length).decode())
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, list[str]]]:
+    """A local HTTP endpoint standing in for the notifier's webhook; yields (url, bodies received)."""
+    _Hook.received = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", _Hook.received
+    server.shutdown()
+
+
+def test_secret_env_spec_change_and_delete_pipeline(
+    platform: Kube, registered: str, webhook: tuple[str, list[str]]
+) -> None:
+    url, received = webhook
+    image = "kratix-workshop/external-notifier:v0.1.0"
+    promise = promise_doc("notify", image, pipeline="notify")
+    container = promise["spec"]["workflows"]["resource"]["configure"][0]["spec"]["containers"][0]
+    container["env"] = [{"name": "NOTIFIER_WEBHOOK_URL", "valueFrom": {"secretKeyRef": {
+        "name": "notifier-webhook", "key": "url", "optional": True}}}]
+    promise["spec"]["workflows"]["resource"]["delete"] = [{
+        "apiVersion": KRATIX, "kind": "Pipeline", "metadata": {"name": "farewell"},
+        "spec": {"containers": [{"name": "goodbye", "image": image}]}}]
+    platform.create({"apiVersion": "v1", "kind": "Secret",
+                     "metadata": {"name": "notifier-webhook", "namespace": "default"},
+                     "type": "Opaque", "data": {"url": base64.b64encode(url.encode()).decode()}})
+    platform.create(promise)
+    try:
+        until(partial(promise_available, platform, "notify"), "Promise notify Available")
+        platform.create(request_doc("notify", "alice-db", {"requester": "alice"}))
+        until(lambda: is_true(platform.get("test.kratix.io/v1alpha1", "Notify", "alice-db", "default"), "Reconciled"),
+              "first run reconciled")
+        assert len(received) == 1
+        assert "Hello alice" in received[0]
+
+        platform.patch("test.kratix.io/v1alpha1", "Notify", "alice-db", {"spec": {"requester": "bob"}}, "default")
+        request = until(lambda: (r := platform.get("test.kratix.io/v1alpha1", "Notify", "alice-db", "default")) and
+                        r["status"].get("observedGeneration") == 2 and is_true(r, "Reconciled") and r,
+                        "second run for generation 2")
+        assert request["metadata"]["finalizers"] == [
+            "kratix.io/work-cleanup", "kratix.io/workflows-cleanup", "kratix.io/delete-workflows"]
+        assert "Hello bob" in received[-1]
+        assert len(platform.list("batch/v1", "Job", "default", labels={"kratix.io/resource-name": "alice-db"})) == 2
+
+        platform.delete("test.kratix.io/v1alpha1", "Notify", "alice-db", "default")
+        delete_job = until(lambda: platform.list("batch/v1", "Job", "default", labels={
+            "kratix.io/resource-name": "alice-db", "kratix.io/workflow-action": "delete"}), "delete Job")[0]
+        assert re.fullmatch(r"kratix-notify-alice-db-farewell-[0-9a-f]{5}", delete_job["metadata"]["name"])
+        template = delete_job["spec"]["template"]["spec"]
+        assert [c["name"] for c in template["initContainers"]] == ["reader"]
+        assert [c["name"] for c in template["containers"]] == ["goodbye"]
+        until(partial(gone, platform, "test.kratix.io/v1alpha1", "Notify", "alice-db", "default"),
+              "request deleted after its delete pipeline")
+        assert ("Normal", "PipelineStarted", "Delete Pipeline started: farewell", "ResourceRequestController") in \
+            events_about(platform, "Notify", "alice-db", "default")
+    finally:
+        platform.delete(KRATIX, "Promise", "notify")
+        platform.delete("v1", "Secret", "notifier-webhook", "default")
+        until(partial(gone, platform, KRATIX, "Promise", "notify"), "Promise notify deleted")
+
+
+def test_resource_work_waits_for_a_matching_destination(sim: SimPlatform, platform: Kube, registered: str) -> None:
+    promise = promise_doc("placed", "kratix-guide/database-resource-pipeline:v0.1.0")
+    promise["spec"]["destinationSelectors"] = [{"matchLabels": {"environment": "prod"}}]
+    platform.create(promise)
+    try:
+        until(partial(promise_available, platform, "placed"), "Promise placed Available")
+        platform.create(request_doc("placed", "big", {"size": "5Gi"}))
+        work = until(lambda: (w := platform.list(KRATIX, "Work", "default", labels={"kratix.io/resource-name": "big"}))
+                     and condition(w[0], "ScheduleSucceeded").get("reason") == "UnscheduledWorkloads" and w[0],
+                     "Work unscheduled")
+        assert condition(work, "Ready")["message"] == "Pending"
+        assert work["spec"]["workloadGroups"][0]["destinationSelectors"] == [
+            {"matchLabels": {"environment": "prod"}, "source": "promise"}]
+        request = until(lambda: (r := platform.get("test.kratix.io/v1alpha1", "Placed", "big", "default")) and
+                        condition(r, "WorksSucceeded") and r, "request waiting for its Work")
+        assert condition(request, "WorksSucceeded")["status"] == "Unknown"
+        assert condition(request, "Reconciled")["message"] == "Pending"
+        assert is_true(request, "ConfigureWorkflowCompleted")
+        # A Destination with the label arrives: the Work is placed there (and only there).
+        platform.create({"apiVersion": KRATIX, "kind": "Destination",
+                         "metadata": {"name": "prod-1", "labels": {"environment": "prod"}},
+                         "spec": {"path": "prod-1", "stateStoreRef": {"name": "default", "kind": "BucketStateStore"}}})
+        until(lambda: is_true(platform.get("test.kratix.io/v1alpha1", "Placed", "big", "default"), "Reconciled"),
+              "request reconciled once placed")
+        keys = list(sim.bucket.list("kratix", "prod-1/resources/default/placed/big"))
+        assert keys == ["prod-1/resources/default/placed/big/configure/5058f/database.yaml"]
+        assert not sim.bucket.list("kratix", "worker-1/resources/default/placed")
+    finally:
+        platform.delete(KRATIX, "Promise", "placed")
+        until(partial(gone, platform, KRATIX, "Promise", "placed"), "Promise placed deleted")
+        platform.delete(KRATIX, "Destination", "prod-1")
