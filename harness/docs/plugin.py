@@ -53,6 +53,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--docs-root", default=None, metavar="DIR", help="docs tree for link/anchor/partial checks")
     group.addoption("--docs-online", action="store_true", help="fetch the URLs the page's commands use")
     group.addoption(
+        "--docs-fail-on",
+        default="error",
+        type=Severity.parse,
+        metavar="SEVERITY",
+        help="findings at or above this severity are JUnit failures in the docs report (default error)",
+    )
+    group.addoption(
         "--docs-bindings",
         default=None,
         metavar="DIR",
@@ -186,7 +193,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         report = page_report(page, state)
         markdown = out / f"{page.stem}.md"
         markdown.write_text(render_markdown(report), encoding="utf-8")
-        (out / f"{page.stem}.junit.xml").write_text(render_junit([report]), encoding="utf-8")
+        fail_on = session.config.getoption("docs_fail_on", default=Severity.ERROR)
+        (out / f"{page.stem}.junit.xml").write_text(render_junit([report], fail_on), encoding="utf-8")
         errors = len(report.failing(Severity.ERROR))
         state.written.append((page.name, len(report.findings), errors, markdown))
     (out / "recorded-steps.json").write_text(_records_json(state), encoding="utf-8")
