@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import HTTPServer
 from pathlib import Path
@@ -35,6 +35,14 @@ def docker() -> None:
         pytest.skip("docker is not installed (CI: .ci/container-setup installs it)")
     if info.exit_code != 0:
         pytest.skip(f"no Docker daemon reachable: {info.stderr.strip().splitlines()[-1:] or info.exit_code}")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _container_tier_clock(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    report = request.config.stash.get(CONTAINER_REPORT, None)
+    if report is not None:
+        report.finished = time.monotonic()
 
 
 @pytest.fixture(scope="session")
