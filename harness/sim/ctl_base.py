@@ -427,6 +427,8 @@ class EventRecorder:
         """Record one event about ``obj`` (errors are logged, never raised: events are best effort)."""
         namespace = ns_of(obj) or "default"
         key = (uid_of(obj) or f"{obj.get('kind')}/{name_of(obj)}", type_, reason, message)
+        self.ctx.log.info("%s: %s %s/%s%s: %s", self.component, reason, obj.get("kind"),
+                          f"{ns_of(obj)}/" if ns_of(obj) else "", name_of(obj), message)
         stamp = now_iso()
         try:
             with self._lock:

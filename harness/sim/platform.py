@@ -15,6 +15,7 @@ requests — goes through the API and is reconciled by the simulated controllers
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -37,6 +38,41 @@ __all__ = ["BootstrapError", "SimEndpoints", "SimPlatform"]
 PLATFORM_CONTEXT = "sim-platform"
 WORKER_CONTEXT = "sim-worker"
 _STOP_JOIN = 2.0  # seconds per thread at stop(); threads are daemons, so a slow one never hangs the run
+
+
+class _ManagerLogMirror(logging.Handler):
+    """Copies the simulated Kratix's log lines into the manager pod's log, in controller-runtime's JSON style,
+    so ``kubectl logs -l app.kubernetes.io/instance=kratix-platform`` shows what the controller did."""
+
+    THREADS = ("ctl-kratix", "sim-pipeline")
+    NAMESPACE = "kratix-platform-system"
+
+    def __init__(self, api: SimApiServer, kube: Kube) -> None:
+        super().__init__(logging.INFO)
+        self.api = api
+        self.kube = kube
+        self._pod = ""
+        self._looked = 0.0
+
+    def _pod_name(self) -> str:
+        if not self._pod and time.monotonic() - self._looked > 1.0:
+            self._looked = time.monotonic()
+            pods = self.kube.list("v1", "Pod", self.NAMESPACE, labels={"control-plane": "controller-manager"})
+            self._pod = str(pods[0]["metadata"]["name"]) if pods else ""
+        return self._pod
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not (record.threadName or "").startswith(self.THREADS):
+            return
+        try:
+            pod = self._pod_name()
+            if pod:
+                line = json.dumps({"level": record.levelname.lower(),
+                                   "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)),
+                                   "logger": record.threadName, "msg": record.getMessage()})
+                self.api.append_pod_log(self.NAMESPACE, pod, "manager", line + "\n")
+        except Exception:  # a log line must never break a controller
+            self.handleError(record)
 
 
 @dataclass(frozen=True)
@@ -76,7 +112,7 @@ class SimPlatform:
         self._controllers: list[Controller] = []
         self._informers: list[Informer] = []
         self._kratix: KratixController | None = None
-        self._log_handler: logging.Handler | None = None
+        self._log_handlers: list[logging.Handler] = []
         self._started = False
         self._lock = threading.Lock()
 
@@ -116,6 +152,7 @@ class SimPlatform:
 
         self.platform = connect("platform", PLATFORM_CONTEXT, "sim")
         self.worker = connect("worker", WORKER_CONTEXT, "sim")
+        self._add_log_handler(_ManagerLogMirror(self.platform_api, connect("platform", PLATFORM_CONTEXT, "logs")))
         apply_all(self.platform, platform_objects(crds))
         apply_all(self.worker, worker_objects())
         platform_ctl = connect("platform", PLATFORM_CONTEXT, "controllers")
@@ -155,10 +192,10 @@ class SimPlatform:
             thread_owner.join(max(0.0, deadline - time.monotonic()))
         for informer in self._informers:
             informer.join(max(0.0, deadline - time.monotonic()))
-        if self._log_handler is not None:
-            self.log.removeHandler(self._log_handler)
-            self._log_handler.close()
-            self._log_handler = None
+        for handler in self._log_handlers:
+            self.log.removeHandler(handler)
+            handler.close()
+        self._log_handlers = []
 
     def __enter__(self) -> SimPlatform:
         self.start()
@@ -170,7 +207,10 @@ class SimPlatform:
     def _setup_log(self) -> None:
         handler = logging.FileHandler(self.log_file, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(message)s"))
-        self.log.addHandler(handler)
         self.log.setLevel(logging.INFO)
         self.log.propagate = False
-        self._log_handler = handler
+        self._add_log_handler(handler)
+
+    def _add_log_handler(self, handler: logging.Handler) -> None:
+        self.log.addHandler(handler)
+        self._log_handlers.append(handler)

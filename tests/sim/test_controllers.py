@@ -20,6 +20,9 @@ import pytest
 import yaml
 
 from harness.kube import Kube, Ref
+from harness.sim.bucket import BucketMissing, SimBucket
+from harness.sim.ctl_bootstrap import BootstrapError
+from harness.sim.flux import BuildError, manifests_under
 from harness.sim.platform import SimPlatform
 from harness.waits import NotYet, wait_for
 
@@ -715,3 +718,60 @@ def test_resource_work_waits_for_a_matching_destination(sim: SimPlatform, platfo
         platform.delete(KRATIX, "Promise", "placed")
         until(partial(gone, platform, KRATIX, "Promise", "placed"), "Promise placed deleted")
         platform.delete(KRATIX, "Destination", "prod-1")
+
+
+# -- bad input, diagnostics, units ---------------------------------------------------------------------
+
+
+def test_start_refuses_a_directory_without_the_kratix_crds(tmp_path: Path) -> None:
+    (tmp_path / "crds").mkdir()
+    (tmp_path / "crds" / "one.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+    with pytest.raises(BootstrapError, match=r"one\.yaml: expected a CustomResourceDefinition, found ConfigMap"):
+        SimPlatform(tmp_path / "work", kratix_crds=tmp_path / "crds").start()
+    with pytest.raises(BootstrapError, match="does not exist"):
+        SimPlatform(tmp_path / "work", kratix_crds=tmp_path / "missing").start()
+
+
+def test_flux_reports_a_broken_manifest_by_file_and_recovers(sim: SimPlatform, worker: Kube, registered: str) -> None:
+    key = "worker-1/resources/default/hand-written/broken.yaml"
+    sim.bucket.put("kratix", key, "apiVersion: v1\nkind: ConfigMap\nmetadata: [not, a, mapping\n")
+
+    def ready() -> dict[str, Any]:
+        return condition(worker.get("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "kratix-worker-resources",
+                                    "flux-system"), "Ready")
+
+    try:
+        cond = until(lambda: (c := ready()) and c["reason"] == "BuildFailed" and c, "BuildFailed")
+        assert cond["status"] == "False"
+        assert "default/hand-written/broken.yaml" in cond["message"]
+        assert "\n" not in cond["message"]
+    finally:
+        sim.bucket.delete("kratix", key)
+    until(lambda: ready().get("status") == "True", "Kustomization Ready again")
+
+
+def test_kratix_log_reaches_the_manager_pod(platform: Kube, registered: str) -> None:
+    pod = one(platform.list("v1", "Pod", "kratix-platform-system", labels={"app.kubernetes.io/instance":
+                                                                          "kratix-platform"}), "manager pod")
+    log = platform.logs(pod["metadata"]["name"], "kratix-platform-system", container="manager")
+    first = yaml.safe_load(log.splitlines()[0])
+    assert set(first) == {"level", "ts", "logger", "msg"}
+    assert "Destination is Ready" in log
+
+
+def test_bucket_replace_prefix_and_manifest_parsing() -> None:
+    bucket = SimBucket(["kratix"])
+    bucket.replace_prefix("kratix", "dest/resources/a", {"x.yaml": b"1", "sub/y.yaml": b"2"})
+    generation = bucket.generation
+    bucket.replace_prefix("kratix", "dest/resources/a", {"x.yaml": b"1", "sub/y.yaml": b"2"})
+    assert bucket.generation == generation  # unchanged content is not a new revision
+    bucket.replace_prefix("kratix", "dest/resources/a", {"x.yaml": b"1"})
+    assert list(bucket.list("kratix")) == ["dest/resources/a/x.yaml"]
+    assert bucket.delete_prefix("kratix", "dest/resources") == ["dest/resources/a/x.yaml"]
+    with pytest.raises(BucketMissing, match="'nope' does not exist"):
+        bucket.put("nope", "k", b"v")
+    docs = manifests_under({"p/a.yaml": b"kind: Namespace\napiVersion: v1\nmetadata: {name: n}\n---\n",
+                            "p/readme.md": b"# not a manifest"}, "p")
+    assert [d["metadata"]["name"] for d in docs] == ["n"]
+    with pytest.raises(BuildError, match=r"kustomize build failed: b\.yaml: document 0 is missing kind"):
+        manifests_under({"p/b.yaml": b"apiVersion: v1\nmetadata: {name: n}\n"}, "p")
