@@ -33,6 +33,7 @@ _BOOKKEEPING = (("metadata", "labels"), ("metadata", "annotations"), ("status",)
 # Flags whose difference is how a person vs a script waits or reads, not what is done.
 _PRESENTATION_FLAGS = frozenset({"watch", "watch-only", "output", "follow", "no-headers", "show-labels", "wait"})
 _TABLE_KINDS_EXCLUDED = frozenset({"log", "output", "names", "table"})
+_ELLIPSIS = re.compile(r"^(?:\.{3,}|…)$")
 
 
 # ------------------------------------------------------------------------------------------ commands
@@ -401,23 +402,29 @@ def compare_output(
     if not logs:
         return None
     observed_lines = [_norm_line(line) for e in logs for line in str(e.value).splitlines()]
-    drifts: list[OutputDrift] = []
+    missing: list[tuple[int, str]] = []
     position = 0
     for line, number in zip(span.lines, span.line_numbers, strict=True):
         wanted = _norm_line(line)
-        if not wanted:
-            continue
+        if not wanted or _ELLIPSIS.match(wanted):
+            continue  # "..." on a page means "more output here"
         try:
             position = observed_lines.index(wanted, position) + 1
         except ValueError:
-            drifts.append(
-                OutputDrift(
-                    number,
-                    f"the page shows the line `{wanted}`; the run's output has no such line (in order)",
-                    wanted,
-                    "\n".join(observed_lines),
-                )
+            missing.append((number, wanted))
+    drifts: list[OutputDrift] = []
+    if missing:
+        shown_lines = [w for _, w in missing]
+        listed = ", ".join(f"`{w}`" for w in shown_lines[:5]) + (" ..." if len(shown_lines) > 5 else "")
+        total = sum(1 for line in span.lines if _norm_line(line) and not _ELLIPSIS.match(_norm_line(line)))
+        drifts.append(
+            OutputDrift(
+                missing[0][0],
+                f"the run's output lacks {len(missing)} of the {total} lines the page shows (in order): {listed}",
+                span.text,
+                "\n".join(str(e.value).rstrip("\n") for e in logs),
             )
+        )
     return drifts
 
 

@@ -25,6 +25,11 @@ _DEPLOYMENT_POD = re.compile(rf"^(?P<base>.+)-(?P<hash>{_HASH})-(?P<id>{_ID})$")
 _DOUBLE_ID = re.compile(rf"^(?P<base>.+)-(?P<id1>{_ID})-(?P<id2>{_ID})$")
 _SINGLE_ID = re.compile(rf"^(?P<base>.+)-(?P<id>{_ID})$")
 _ORDINAL = re.compile(r"^(?P<base>.+)-(?P<ordinal>\d+)$")
+# What a cluster produced is normalised leniently: simulators and older controllers may draw suffixes from all
+# of [a-z0-9]. Page names stay strict, so a real word at the end of a name on the page is never hidden.
+_LENIENT_DEPLOYMENT_POD = re.compile(r"^(?P<base>.+)-(?P<hash>[a-z0-9]{6,10})-(?P<id>[a-z0-9]{5})$")
+_LENIENT_DOUBLE_ID = re.compile(r"^(?P<base>.+)-(?P<id1>[a-z0-9]{5})-(?P<id2>[a-z0-9]{5})$")
+_LENIENT_SINGLE_ID = re.compile(r"^(?P<base>.+)-(?P<id>[a-z0-9]{5})$")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
 _IPV6 = re.compile(r"\b(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{1,4}\b")
@@ -135,21 +140,27 @@ def generated_suffix(name: str) -> tuple[str, str] | None:
     return None
 
 
-def normalise_name(name: str) -> str:
-    """``name`` with random parts replaced: ``postgres-operator-<hash>-<id>``, ``pvc-<uuid>``."""
+def normalise_name(name: str, *, lenient: bool = False) -> str:
+    """``name`` with random parts replaced: ``postgres-operator-<hash>-<id>``, ``pvc-<uuid>``.
+
+    ``lenient`` accepts suffixes drawn from all of [a-z0-9] (for names a cluster produced, see above).
+    """
     name = _UUID.sub("<uuid>", name)
-    for pattern, replacement in (
-        (_DEPLOYMENT_POD, r"\g<base>-<hash>-<id>"),
-        (_DOUBLE_ID, r"\g<base>-<id>-<id>"),
-        (_SINGLE_ID, r"\g<base>-<id>"),
+    patterns = (
+        (_LENIENT_DEPLOYMENT_POD, _LENIENT_DOUBLE_ID, _LENIENT_SINGLE_ID)
+        if lenient
+        else (_DEPLOYMENT_POD, _DOUBLE_ID, _SINGLE_ID)
+    )
+    for pattern, replacement in zip(
+        patterns, (r"\g<base>-<hash>-<id>", r"\g<base>-<id>-<id>", r"\g<base>-<id>"), strict=True
     ):
         if pattern.match(name):
             return pattern.sub(replacement, name)
     return name
 
 
-def normalise_cell(column: str, value: str) -> str:
-    """A cell with its run-specific parts hidden (see the module docstring)."""
+def normalise_cell(column: str, value: str, *, lenient: bool = False) -> str:
+    """A cell with its run-specific parts hidden (see the module docstring; ``lenient`` as normalise_name)."""
     value = value.strip()
     column = column.upper()
     if column in _AGE_COLUMNS and (_DURATION.match(value) or not value):
@@ -157,7 +168,7 @@ def normalise_cell(column: str, value: str) -> str:
     if column == "RESTARTS":
         return "<restarts>" if re.match(r"^\d+", value) else value
     if column in _NAME_COLUMNS:
-        value = "/".join(normalise_name(part) for part in value.split("/"))
+        value = "/".join(normalise_name(part, lenient=lenient) for part in value.split("/"))
     value = _UUID.sub("<uuid>", value)
     value = _IPV4.sub("<ip>", value)
     value = _IPV6.sub("<ip>", value)
@@ -189,8 +200,8 @@ class TableDiff:
         return f"{self.name}: {self.column} is {self.shown!r} on the page, {self.observed!r} in the cluster"
 
 
-def _key(row: Row) -> str:
-    return normalise_name(row.name)
+def _key(row: Row, *, lenient: bool = False) -> str:
+    return normalise_name(row.name, lenient=lenient)
 
 
 def compare_tables(shown: Table, observed: Table, *, compare_extra_rows: bool = True) -> list[TableDiff]:
@@ -208,7 +219,7 @@ def compare_tables(shown: Table, observed: Table, *, compare_extra_rows: bool = 
     unmatched_observed = list(observed_rows)
     unmatched_shown: list[Row] = []
     for row in shown_rows:
-        match = next((o for o in unmatched_observed if _key(o) == _key(row)), None)
+        match = next((o for o in unmatched_observed if _key(o, lenient=True) == _key(row)), None)
         if match is None:
             unmatched_shown.append(row)
             continue
@@ -217,7 +228,7 @@ def compare_tables(shown: Table, observed: Table, *, compare_extra_rows: bool = 
             if column == "NAME":
                 continue
             a = normalise_cell(column, row.cells.get(column, ""))
-            b = normalise_cell(column, match.cells.get(column, ""))
+            b = normalise_cell(column, match.cells.get(column, ""), lenient=True)
             if a != b:
                 diffs.append(
                     TableDiff(

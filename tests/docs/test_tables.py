@@ -116,6 +116,20 @@ def test_compare_reports_renamed_rows_cells_and_columns():
     }
 
 
+def test_observed_names_are_normalised_leniently_page_names_strictly():
+    # A simulator drew "1" and "0", outside Kubernetes' alphabet: still a generated suffix in what ran ...
+    assert normalise_name("postgres-operator-jdw2fhq8fd-zcl1m", lenient=True) == "postgres-operator-<hash>-<id>"
+    # ... but on a page a real five-letter word stays a word.
+    assert normalise_name("web-nginx") == "web-nginx"
+    shown = parse_table(["NAME   READY", "web-nginx   1/1", "postgres-operator-7f58798d5c-sr825   1/1"])
+    observed = parse_table(["NAME   READY", "web-redis   1/1", "postgres-operator-jdw2fhq8fd-zcl1m   1/1"])
+    assert shown is not None
+    assert observed is not None
+    assert [(d.kind, d.shown, d.observed) for d in compare_tables(shown, observed)] == [
+        ("row-renamed", "web-nginx", "web-redis")
+    ]
+
+
 def test_identical_tables_after_normalisation_have_no_differences():
     shown = parse_table(["NAME                                 READY   AGE", "web-7f58798d5c-sr825   1/1   1h"])
     observed = parse_table(["NAME   READY   AGE", "web-6c9d8b7f4d-k2x9z   1/1   3s"])
