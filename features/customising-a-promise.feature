@@ -36,6 +36,8 @@ Feature: Customising a Promise (workshop Part 3)
         enableReplicaLoadBalancer: false
         enableConnectionPooler: false
         enableReplicaConnectionPooler: false
+        enableMasterPoolerLoadBalancer: false
+        enableReplicaPoolerLoadBalancer: false
         allowedSourceRanges:
           - 127.0.0.1/32
         databases:
@@ -75,9 +77,6 @@ Feature: Customising a Promise (workshop Part 3)
             encoding: "UTF8"
             locale: "en_US.UTF-8"
             data-checksums: "true"
-          pg_hba:
-            - hostssl all all 0.0.0.0/0 md5
-            - host    all all 0.0.0.0/0 md5
           ttl: 30
           loop_wait: 10
           retry_timeout: 10
@@ -89,6 +88,12 @@ Feature: Customising a Promise (workshop Part 3)
           - name: date
             image: busybox
             command: ["/bin/date"]
+        tls:
+          secretName: ""
+          certificateFile: "tls.crt"
+          privateKeyFile: "tls.key"
+          caFile: ""
+          caSecretName: ""
       """
     Then the request "example" is reconciled with the message "Resource requested"
     And the Zalando cluster "example" is Running on the worker

@@ -28,8 +28,10 @@ Obj = dict[str, Any]
 FIELD_MANAGER = "kratix-workshop-e2e"
 
 # Observers, so reporting stays out of the adapter: called with (cluster name, action) after every
-# successful write, and with the cluster name on every API use (diagnostics collect from clusters touched).
-WRITE_LISTENERS: list[Callable[[str, str], None]] = []
+# successful write, and with the adapter on every API use (diagnostics collect from clusters touched).
+# Listeners receive the adapter itself, so they can tell the harness' own adapters from others in the
+# same process (the simulated controllers use this class too).
+WRITE_LISTENERS: list[Callable[[Kube, str], None]] = []
 TOUCH_LISTENERS: list[Callable[[Kube], None]] = []
 # Client-side socket timeouts: (connect, read). Waits are bounded elsewhere; this only stops a dead
 # connection from hanging a step forever.
@@ -452,7 +454,7 @@ class Kube:
 
     def _wrote(self, action: str) -> None:
         for listener in WRITE_LISTENERS:
-            listener(self.name, action)
+            listener(self, action)
 
     def _error(self, action: str, exc: ApiException) -> KubeError:
         reason, message = _status_message(exc)

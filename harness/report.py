@@ -7,6 +7,7 @@ successful create/apply/patch/delete that changed something).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -56,11 +57,18 @@ class StepReporter:
 
     # -- listeners ---------------------------------------------------------------------------------
 
-    def _on_write(self, cluster: str, action: str) -> None:
-        self.state.writes.append(f"{cluster}: {action}")
+    def _ours(self, k: kube.Kube) -> bool:
+        target = current_target(self.config)
+        clusters = target.clusters if target is not None else None
+        return clusters is not None and any(k is c for c in clusters.all)
+
+    def _on_write(self, k: kube.Kube, action: str) -> None:
+        if self._ours(k):
+            self.state.writes.append(f"{k.name}: {action}")
 
     def _on_touch(self, k: kube.Kube) -> None:
-        self.state.touched[k.name] = k
+        if self._ours(k):
+            self.state.touched[k.name] = k
 
     # -- output ------------------------------------------------------------------------------------
 
@@ -68,8 +76,11 @@ class StepReporter:
         tr = self.config.pluginmanager.get_plugin("terminalreporter")
         if tr is None:
             return
-        tr.ensure_newline()
-        tr.write_line(text, **markup)
+        # Steps run while pytest captures output; the report line must reach the terminal as it happens.
+        capman = self.config.pluginmanager.get_plugin("capturemanager")
+        with capman.global_and_fixture_disabled() if capman else contextlib.nullcontext():
+            tr.ensure_newline()
+            tr.write_line(text, **markup)
 
     def _step_line(self, status: str, step: Any, seconds: float | None, **markup: bool) -> None:
         duration = f" ({seconds:.2f}s)" if seconds is not None else ""

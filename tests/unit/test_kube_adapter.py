@@ -78,7 +78,7 @@ def test_ping_returns_the_server_version(k: Kube):
 
 def test_apply_reports_created_unchanged_configured(k: Kube):
     writes: list[tuple[str, str]] = []
-    kube_module.WRITE_LISTENERS.append(lambda cluster, action: writes.append((cluster, action)))
+    kube_module.WRITE_LISTENERS.append(lambda adapter, action: writes.append((adapter.name, action)))
     try:
         assert k.apply(cm("apply-me", a="1"))[1] == "created"
         assert k.apply(cm("apply-me", a="1"))[1] == "unchanged"
