@@ -164,7 +164,12 @@ class Kube:
                 f"context {context!r} ({name}) not found in kubeconfig "
                 f"{path or '$KUBECONFIG/~/.kube/config'}; available: {', '.join(names) or 'none'}"
             )
-        api_client = k8s_config.new_client_from_config(config_file=path, context=context)
+        configuration = k8s_client.Configuration()
+        k8s_config.load_kube_config(config_file=path, context=context, client_configuration=configuration,
+                                    persist_config=False)
+        # Waits, watches and diagnostics run side by side; the default pool of 10 drops connections.
+        configuration.connection_pool_maxsize = 32
+        api_client = k8s_client.ApiClient(configuration)
         return cls(api_client, name=name, context=context, discovery_cache=discovery_cache)
 
     # -- discovery -------------------------------------------------------------------------------------

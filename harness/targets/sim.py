@@ -8,6 +8,7 @@ run for real in subprocesses. The platform is bootstrapped through the API exact
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -18,11 +19,35 @@ from harness.images import load_image_catalog
 from harness.kratix_install import ensure_kratix_crds
 from harness.kube import Kube
 from harness.promise_edit import images as promise_images
+from harness.sim.faults import Faults
 from harness.sim.platform import SimPlatform
 from harness.targets.base import Clusters, Target, TargetError, TargetOptions
 
 # Waits on the simulated platform need seconds, not minutes: a hang should fail fast.
 DEFAULT_SIM_SCALE = 0.2
+# Test hook: JSON naming what should go wrong, e.g.
+# {"fail_container": [{"image": "img:tag", "exit_code": 3}], "never_ready": [{"cluster": "worker", "pod": "x-0"}],
+#  "unpullable": ["img:tag"]}. Used by tests/sim/test_failures.py to break the platform on purpose.
+FAULTS_ENV = "KRATIX_E2E_SIM_FAULTS"
+
+
+def faults_from_env(value: str | None) -> Faults:
+    """Faults described by ``$KRATIX_E2E_SIM_FAULTS`` (empty: none); malformed JSON is a TargetError."""
+    faults = Faults()
+    if not value:
+        return faults
+    try:
+        spec = json.loads(value)
+        for item in spec.get("fail_container", []):
+            faults.fail_container(item["image"], int(item.get("exit_code", 1)),
+                                  item.get("message", "simulated failure"))
+        for item in spec.get("never_ready", []):
+            faults.never_ready(item["cluster"], item["pod"])
+        for image in spec.get("unpullable", []):
+            faults.unpullable(image)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise TargetError(f"${FAULTS_ENV} is not a valid fault description: {exc}") from None
+    return faults
 
 
 class SimTarget(Target):
@@ -33,6 +58,7 @@ class SimTarget(Target):
         super().__init__(options)
         self.platform: SimPlatform | None = None
         self._crds: Path | None = None
+        self._faults: Faults | None = None
 
     def describe(self) -> str:
         return ("sim: SIMULATED platform (two emulated Kubernetes API servers on 127.0.0.1 with simulated "
@@ -47,6 +73,7 @@ class SimTarget(Target):
                 f"set KRATIX_E2E_CRDS to a directory holding them or run with internet access"
             ) from None
         load_image_catalog()  # a broken images.yaml is reported before anything starts
+        self._faults = faults_from_env(os.environ.get(FAULTS_ENV))
 
     def setup(self) -> Clusters:
         if os.environ.get("KRATIX_E2E_TIMEOUT_SCALE") is None and waits.get_scale() == 1.0:
@@ -56,7 +83,7 @@ class SimTarget(Target):
         if workdir.exists():
             shutil.rmtree(workdir)
         workdir.mkdir(parents=True)
-        self.platform = SimPlatform(workdir, kratix_crds=crds)
+        self.platform = SimPlatform(workdir, kratix_crds=crds, faults=self._faults)
         endpoints = self.platform.start()
         platform = Kube.connect(name="platform", context=endpoints.platform_context, kubeconfig=endpoints.kubeconfig,
                                 discovery_cache=workdir / "discovery-platform.json")
