@@ -16,6 +16,7 @@ import copy
 import hashlib
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -388,8 +389,11 @@ class PipelineRunner:
                 pod_status.phase = "Running"
             self._pod_status(pod_status)
             self.kubelet_events.event(pod, "Normal", "Started", f"Started container {container.name}")
+            began = time.monotonic()
             try:
                 exit_code, log = self._run_container(run, specs[container.name], input_dir, output_dir, metadata_dir)
+                self.ctx.log.info("pipeline %s/%s: container %s exited %d after %.2fs", run.namespace, run.pod_name,
+                                  container.name, exit_code, time.monotonic() - began)
             except StuckContainer as stuck:
                 container.state = {"waiting": stuck.waiting}
                 pod_status.phase = "Pending"

@@ -618,6 +618,9 @@ class KratixController(Controller):
     def _delete_promise(self, promise: Obj) -> None:
         name = name_of(promise)
         finalizers = list(meta(promise).get("finalizers") or [])
+        configure = self._promise_wf.get(uid_of(promise))
+        if configure is not None and configure.current is not None and not configure.current.done.is_set():
+            return  # its Work would appear after the cleanup: let the running pipeline finish first
         # 1. Resource requests (their own delete pipelines run first).
         informer = self._requests.get(name)
         if informer is not None and PROMISE_FINALIZERS["requests"] in finalizers:
@@ -800,13 +803,13 @@ class KratixController(Controller):
         if not mine & set(finalizers):
             return
         uid = uid_of(request)
+        configure = self._request_wf.get(uid)
+        if configure is not None and configure.current is not None and not configure.current.done.is_set():
+            return  # a running configure pipeline would write its Work after the cleanup: let it finish first
         delete_pipelines = pipelines_of(promise, "resource", "delete")
         if delete_pipelines and REQUEST_FINALIZERS["delete"] in finalizers:
             workflow = self._request_delete_wf.get(uid)
             if workflow is None:
-                current = self._request_wf.get(uid)
-                if current is not None and current.current is not None and not current.current.done.is_set():
-                    return  # let a running configure pipeline finish first
                 workflow = Workflow("delete", delete_pipelines, 0, 0)
                 self._request_delete_wf[uid] = workflow
             self._advance(workflow, promise, request, self.request_events)
