@@ -16,7 +16,7 @@ from harness.docs.fetch import Fetcher, FetchResult
 from harness.docs.kubectl import parse_kubectl
 from harness.docs.model import BlockRole, CodeBlock, Page
 from harness.docs.shell import ShellCommand, page_commands, stdin_line_numbers
-from harness.docs.yamldocs import YamlDoc, load_documents
+from harness.docs.yamldocs import YamlDoc, YamlProblem, load_documents
 
 _FILE_NAME = re.compile(r"(?<![\w/.-])(?P<name>[\w.-][\w./-]*\.(?:ya?ml|json))(?![\w/-])")
 PROMISE_API_VERSION = "platform.kratix.io/v1alpha1"
@@ -265,6 +265,39 @@ def _promise_from_definition(definition: ApiDefinition) -> dict[str, Any]:
             }
         },
     }
+
+
+@dataclass(frozen=True)
+class YamlSource:
+    """YAML a reader saves or applies: a manifest block, or a here-document kubectl reads or a .yaml file gets."""
+
+    what: str  # "YAML block at line 12", "here-document at line 40"
+    docs: list[YamlDoc]
+    problem: YamlProblem | None
+
+
+def _heredoc_is_yaml(command: ShellCommand) -> bool:
+    if command.stdin is None or command.operator == "|":
+        return False  # no here-document, or one passed on to the next command (which is then the reader)
+    call = parse_kubectl(command.argv)
+    if call is not None and "-" in call.filenames:
+        return True
+    return any(_FILE_NAME.fullmatch(w.rsplit("/", 1)[-1]) for w in command.writes)
+
+
+def yaml_sources(page: Page, commands: list[ShellCommand]) -> list[YamlSource]:
+    """Every piece of YAML on the page, parsed with page lines, in page order."""
+    sources: list[tuple[int, YamlSource]] = []
+    for block in page.blocks:
+        if block.role is BlockRole.MANIFEST:
+            docs, problem = load_documents(block.text, block.line_numbers, block.line)
+            sources.append((block.line, YamlSource(f"YAML block at line {block.line}", docs, problem)))
+    for command in commands:
+        if command.stdin is not None and _heredoc_is_yaml(command):
+            start = command.stdin_line or command.line
+            docs, problem = load_documents(command.stdin, stdin_line_numbers(page, command), start)
+            sources.append((start, YamlSource(f"here-document at line {start}", docs, problem)))
+    return [source for _, source in sorted(sources, key=lambda s: s[0])]
 
 
 def build_catalog(page: Page, fetcher: Fetcher | None = None) -> Catalog:

@@ -23,7 +23,7 @@ from harness.docs.model import BlockRole, CodeBlock, OutputSpan, Page
 from harness.docs.recorder import Event, StepRecord
 from harness.docs.report import Check
 from harness.docs.shapes import KUBECTL_RESULT
-from harness.docs.shell import PLACEHOLDER, ShellCommand, block_commands, stdin_line_numbers
+from harness.docs.shell import PLACEHOLDER, ShellCommand, block_commands, placeholder_pattern, stdin_line_numbers
 from harness.docs.tables import Row, Table, compare_tables, parse_table, render_objects
 from harness.docs.yamldocs import YamlDoc, load_documents
 
@@ -65,9 +65,7 @@ def _name_matches(page_name: str, ran_name: str) -> bool:
     if page_name == ran_name or _is_variable(page_name):
         return True
     if PLACEHOLDER.search(page_name):
-        parts = PLACEHOLDER.split(page_name)
-        regex = "".join(re.escape(p) if i % 2 == 0 else r"[A-Za-z0-9.-]+" for i, p in enumerate(parts))
-        return re.fullmatch(regex, ran_name) is not None
+        return placeholder_pattern(page_name).fullmatch(ran_name) is not None
     return False
 
 

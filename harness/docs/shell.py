@@ -26,6 +26,13 @@ _HEREDOC_OPS = frozenset({"<<", "<<-"})
 _WRITES = frozenset({">", ">>", ">|", "&>", "&>>"})
 
 
+def placeholder_pattern(text: str) -> re.Pattern[str]:
+    """``text`` as a regex where each ``<placeholder>`` stands for one or more name characters."""
+    parts = PLACEHOLDER.split(text)
+    # split() alternates literal text and placeholder names.
+    return re.compile("".join(re.escape(p) if i % 2 == 0 else r"[A-Za-z0-9.-]+" for i, p in enumerate(parts)))
+
+
 @dataclass(frozen=True)
 class ShellCommand:
     """One simple command as written on the page."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -10,6 +11,15 @@ from harness.docs.lint import LintContext
 from harness.docs.model import Pair
 from harness.docs.shell import ShellCommand, block_commands
 from harness.docs.tables import Table, parse_table
+
+# RFC 2606 / RFC 6761 reserved names: never a real destination.
+_RESERVED_HOST = re.compile(r"(?:^|\.)(?:example\.(?:com|net|org)|example|test|invalid)\.?$", re.IGNORECASE)
+
+
+def is_reserved_host(host: str, *, localhost: bool = False) -> bool:
+    """True for an example/test/invalid domain (and ``localhost`` when asked: a link to it is a placeholder)."""
+    host = host.split(":")[0].lower().rstrip(".")
+    return bool(_RESERVED_HOST.search(host)) or (localhost and (host == "localhost" or host.endswith(".localhost")))
 
 
 def command_of(pair: Pair) -> ShellCommand | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -10,9 +9,8 @@ from harness.docs.curl import parse_curl
 from harness.docs.findings import Severity
 from harness.docs.kubectl import parse_kubectl
 from harness.docs.lint import Hit, LintContext, rule
+from harness.docs.rules._shared import is_reserved_host
 from harness.docs.shell import PLACEHOLDER
-
-_RESERVED_HOST = re.compile(r"(?:^|\.)(?:example\.(?:com|net|org)|example|test|invalid)\.?$", re.IGNORECASE)
 
 
 @rule("PH001", "placeholder-in-command", Severity.INFO, "commands hold no unfinished <placeholders> or example hosts")
@@ -30,7 +28,7 @@ def placeholder_in_command(ctx: LintContext) -> Iterator[Hit]:
         urls = list(curl.urls) if curl else [f for f in call.filenames if "://" in f] if call else []
         for url in urls:
             host = urlsplit(url).hostname or ""
-            if _RESERVED_HOST.search(host):
+            if is_reserved_host(host):
                 yield Hit(command.line, f"URL '{url}' uses the reserved example domain {host}")
 
 

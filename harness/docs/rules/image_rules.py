@@ -7,12 +7,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from harness.docs.catalog import yaml_sources
 from harness.docs.findings import Severity
 from harness.docs.images import InvalidReference, parse_image
 from harness.docs.lint import Hit, LintContext, rule
-from harness.docs.model import BlockRole
-from harness.docs.shell import PLACEHOLDER, stdin_line_numbers
-from harness.docs.yamldocs import YamlDoc, load_documents
+from harness.docs.shell import PLACEHOLDER
+from harness.docs.yamldocs import YamlDoc
 
 _IMAGE_KEY = re.compile(r"^(?:image|[a-z][A-Za-z0-9]*Image)$")
 
@@ -90,14 +90,9 @@ def command_images(argv: Sequence[str]) -> list[str]:
 
 def image_uses(ctx: LintContext) -> Iterator[ImageUse]:
     """Every image reference on the page with its page line."""
-    for block in ctx.page.blocks:
-        if block.role is BlockRole.MANIFEST:
-            docs, _ = load_documents(block.text, block.line_numbers, block.line)
-            yield from _yaml_images(docs)
+    for source in yaml_sources(ctx.page, ctx.commands):
+        yield from _yaml_images(source.docs)
     for command in ctx.commands:
-        if command.stdin is not None:
-            docs, _ = load_documents(command.stdin, stdin_line_numbers(ctx.page, command), command.line)
-            yield from _yaml_images(docs)
         for text in command_images(command.argv):
             yield ImageUse(text, command.line, command.program)
 

@@ -12,9 +12,8 @@ from urllib.parse import unquote, urlsplit
 from harness.docs.findings import Severity
 from harness.docs.lint import Hit, LintContext, rule
 from harness.docs.model import Link, Page
+from harness.docs.rules._shared import is_reserved_host
 
-# RFC 2606 / RFC 6761 reserved names: never a real destination.
-_RESERVED_HOST = re.compile(r"(?:^|\.)(?:example\.(?:com|net|org)|example|test|invalid|localhost)\.?$", re.IGNORECASE)
 _HOST_LIKE = re.compile(r"^(?:[A-Za-z0-9-]+\.)+(?P<tld>[A-Za-z]{2,24})(?::\d+)?(?:/.*)?$")
 # Suffixes of files a docs site links to: a relative link ending in one is a file, not a host name.
 _FILE_SUFFIXES = frozenset(
@@ -45,7 +44,7 @@ def placeholder_link(ctx: LintContext) -> Iterator[Hit]:
             continue
         if _is_external(target):
             host = urlsplit(target).hostname or ""
-            if _RESERVED_HOST.search(host):
+            if is_reserved_host(host, localhost=True):
                 yield Hit(link.line, f"link '{link.text}' points to the reserved example domain {host}")
             continue
         if _host_without_scheme(target):
@@ -53,7 +52,7 @@ def placeholder_link(ctx: LintContext) -> Iterator[Hit]:
             message = (
                 f"link '{link.text}' target '{target}' is a host name without a scheme: it resolves as a page path"
             )
-            if _RESERVED_HOST.search(host.split(":")[0]):
+            if is_reserved_host(host, localhost=True):
                 message += f", and {host} is a reserved example domain"
             yield Hit(link.line, message, f"https://{target}")
 

@@ -12,7 +12,7 @@ from harness.docs.findings import Severity
 from harness.docs.kubectl import builtin_type, parse_kubectl
 from harness.docs.lint import Hit, LintContext, rule
 from harness.docs.rules._shared import applies_unknown_manifests, canonical_type, shown_tables
-from harness.docs.shell import PLACEHOLDER
+from harness.docs.shell import PLACEHOLDER, placeholder_pattern
 from harness.docs.tables import generated_suffix
 
 _NAMING_VERBS = frozenset({"delete", "get", "describe", "wait", "label", "annotate", "patch", "edit", "scale"})
@@ -108,13 +108,6 @@ def unproducible_pod_name(ctx: LintContext) -> Iterator[Hit]:
             )
 
 
-def _pattern(name: str) -> re.Pattern[str]:
-    parts = PLACEHOLDER.split(name)
-    # split() alternates text and placeholder names: keep text, turn each placeholder into "one or more chars".
-    regex = "".join(re.escape(part) if i % 2 == 0 else r"[A-Za-z0-9.-]+" for i, part in enumerate(parts))
-    return re.compile(rf"^{regex}$")
-
-
 @rule("NAME003", "name-pattern-mismatch", Severity.WARNING, "a name with a placeholder matches a name the page shows")
 def name_pattern_mismatch(ctx: LintContext) -> Iterator[Hit]:
     shown_by_type: dict[str, list[tuple[str, int]]] = {}
@@ -131,8 +124,8 @@ def name_pattern_mismatch(ctx: LintContext) -> Iterator[Hit]:
             shown_names = shown_by_type.get(canonical_type(ref.resource, ref.group, ctx))
             if not shown_names:
                 continue
-            pattern = _pattern(ref.name)
-            if any(pattern.match(name) for name, _ in shown_names):
+            pattern = placeholder_pattern(ref.name)
+            if any(pattern.fullmatch(name) for name, _ in shown_names):
                 continue
             names = sorted({name for name, _ in shown_names})
             literal = PLACEHOLDER.split(ref.name)[0]

@@ -4,26 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from harness.docs.catalog import yaml_sources
 from harness.docs.findings import Severity
-from harness.docs.kubectl import parse_kubectl
 from harness.docs.lint import Hit, LintContext, rule
-from harness.docs.model import BlockRole
-from harness.docs.shell import stdin_line_numbers
-from harness.docs.yamldocs import YamlDoc, YamlProblem, load_documents
+from harness.docs.yamldocs import YamlDoc, YamlProblem
 
 
 def _page_yaml(ctx: LintContext) -> Iterator[tuple[str, list[YamlDoc], YamlProblem | None]]:
-    """(what, documents, problem) for every YAML block and every here-document kubectl reads."""
-    for block in ctx.page.blocks:
-        if block.role is BlockRole.MANIFEST:
-            docs, problem = load_documents(block.text, block.line_numbers, block.line)
-            yield f"YAML block at line {block.line}", docs, problem
-    for command in ctx.commands:
-        call = parse_kubectl(command.argv)
-        if command.stdin is not None and call is not None and "-" in call.filenames:
-            start = command.stdin_line or command.line
-            docs, problem = load_documents(command.stdin, stdin_line_numbers(ctx.page, command), start)
-            yield f"here-document at line {start}", docs, problem
+    """(what, documents, problem) for every YAML block and every here-document read as YAML."""
+    for source in yaml_sources(ctx.page, ctx.commands):
+        yield source.what, source.docs, source.problem
 
 
 @rule("YAML001", "yaml-syntax", Severity.ERROR, "YAML blocks and here-documents parse")
