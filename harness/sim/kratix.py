@@ -21,16 +21,12 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from harness.kube import Kube, KubeError
-from harness.sim.bucket import BucketMissing
 from harness.sim.ctl_base import (
     Controller,
     EventRecorder,
@@ -48,6 +44,7 @@ from harness.sim.ctl_base import (
     set_condition,
     uid_of,
 )
+from harness.sim.ctl_kratix_destinations import DestinationController
 from harness.sim.ctl_kratix_pipeline import PipelineRun, PipelineRunner, generate_name
 from harness.sim.ctl_kratix_works import (
     API,
@@ -65,7 +62,6 @@ CRD_API = "apiextensions.k8s.io/v1"
 MANUAL_RECONCILE = "kratix.io/manual-reconciliation"
 RECONCILE_RESOURCES = "kratix.io/reconcile-resources"
 PROMISE_VERSION = "kratix.io/promise-version"
-DESTINATION_FINALIZER = "kratix.io/destination-cleanup"
 PROMISE_FINALIZERS = {
     "requests": "kratix.io/resource-request-cleanup",
     "controller": "kratix.io/dynamic-controller-dependant-resources-cleanup",
@@ -76,7 +72,6 @@ PROMISE_FINALIZERS = {
 }
 REQUEST_FINALIZERS = {"works": "kratix.io/work-cleanup", "jobs": "kratix.io/workflows-cleanup",
                       "delete": "kratix.io/delete-workflows"}
-RECHECK = 2.0  # seconds (at speed 1.0) between re-validations of an unchanged state store
 
 
 def pipelines_of(promise: Mapping[str, Any], workflow: str, action: str) -> list[Obj]:
@@ -188,14 +183,15 @@ class KratixController(Controller):
         self.watch(*self.informers)
         self.promise_events = EventRecorder(kube, "PromiseController", ctx)
         self.request_events = EventRecorder(kube, "ResourceRequestController", ctx)
-        self.destination_events = EventRecorder(kube, "DestinationController", ctx)
-        self.store_events = EventRecorder(kube, "BucketStateStoreController", ctx)
         self.work_events = EventRecorder(kube, "WorkController", ctx)
         self.runner = PipelineRunner(ctx, kube, set_log=set_log, workdir=workdir / "pipelines",
                                      on_done=self.wake.set)
         self.work_controller = WorkController(ctx, kube, works=self.works, placements=self.placements,
                                               destinations=self.destinations, bucket_stores=self.bucket_stores,
                                               events=self.work_events)
+        self.destination_controller = DestinationController(
+            ctx, kube, bucket_stores=self.bucket_stores, git_stores=self.git_stores, destinations=self.destinations,
+            placements=self.placements, manager_ready=self.manager_ready)
         # Per Promise name: the request informer of its API, and the CRD it was built from.
         self._requests: dict[str, Informer] = {}
         self._applied_crds: dict[str, str] = {}
@@ -203,7 +199,6 @@ class KratixController(Controller):
         self._promise_delete_wf: dict[str, Workflow] = {}
         self._request_wf: dict[str, Workflow] = {}  # request uid -> configure workflow
         self._request_delete_wf: dict[str, Workflow] = {}
-        self._store_checked: dict[str, tuple[str, float]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -212,6 +207,7 @@ class KratixController(Controller):
             informer.start()
         super().start()
         self.work_controller.start()
+        self.destination_controller.start()
 
     def stop(self) -> None:
         self.runner.shutdown()
@@ -221,6 +217,7 @@ class KratixController(Controller):
     def join(self, timeout: float) -> None:
         super().join(timeout)
         self.work_controller.join(timeout)
+        self.destination_controller.join(timeout)
 
     def manager_ready(self) -> bool:
         """The simulated Kratix only acts while its Deployment is Available, as the real one would."""
@@ -230,12 +227,6 @@ class KratixController(Controller):
     def reconcile(self) -> None:
         if not self.manager_ready():
             return
-        for store in self.bucket_stores.items():
-            self.safely(f"BucketStateStore/{name_of(store)}", self._bucket_store, store)
-        for store in self.git_stores.items():
-            self.safely(f"GitStateStore/{name_of(store)}", self._git_store, store)
-        for dest in self.destinations.items():
-            self.safely(f"Destination/{name_of(dest)}", self._destination, dest)
         for promise in self.promises.items():
             self.safely(f"Promise/{name_of(promise)}", self._promise, promise)
         for promise_name, informer in list(self._requests.items()):
@@ -244,140 +235,6 @@ class KratixController(Controller):
                 continue
             for request in informer.items():
                 self.safely(f"{request.get('kind')}/{name_of(request)}", self._request, owner, request, informer)
-
-    # -- state stores ------------------------------------------------------------------------------
-
-    def _bucket_store(self, store: Obj) -> None:
-        rv = str(meta(store).get("resourceVersion"))
-        checked = self._store_checked.get(uid_of(store))
-        if checked and checked[0] == rv and time.monotonic() - checked[1] < self.ctx.delay(RECHECK):
-            return
-        spec = store.get("spec") or {}
-        secret_ref = spec.get("secretRef") or {}
-        failure = ""
-        reason = ""
-        if secret_ref.get("name") and spec.get("authMethod", "accessKey") == "accessKey":
-            secret_ns = secret_ref.get("namespace") or "default"
-            secret = self.kube.get("v1", "Secret", str(secret_ref["name"]), secret_ns)
-            if secret is None:
-                reason, failure = "ErrorInitialisingWriter", (
-                    f"Error initialising writer: secret {secret_ref['name']!r} not found in namespace {secret_ns!r}")
-            elif not {"accessKeyID", "secretAccessKey"} <= set((secret.get("data") or {}) |
-                                                               (secret.get("stringData") or {})):
-                reason, failure = "ErrorInitialisingWriter", (
-                    "Error initialising writer: missing key accessKeyID or secretAccessKey in secret "
-                    f"{secret_ns}/{secret_ref['name']}")
-        if not failure and not self.ctx.bucket.has_bucket(str(spec.get("bucketName") or "")):
-            reason, failure = "ErrorValidatingPermissions", (
-                "Error validating state store permissions: bucket "
-                f"{spec.get('bucketName')!r} does not exist")
-        self._store_status(store, reason, failure)
-        self._store_checked[uid_of(store)] = (rv, time.monotonic())
-
-    def _git_store(self, store: Obj) -> None:
-        self._store_status(store, "ErrorInitialisingWriter",
-                           "Error initialising writer: GitStateStores are not simulated (use a BucketStateStore)")
-
-    def _store_status(self, store: Obj, reason: str, failure: str) -> None:
-        status = store.get("status") or {}
-        ok = not failure
-        conditions = set_condition(list(status.get("conditions") or []), "Ready", "True" if ok else "False",
-                                   "StateStoreReady" if ok else reason, "State store is ready" if ok else failure)
-        new = {"status": "Ready" if ok else "NotReady", "conditions": conditions}
-        if status.get("status") == new["status"] and same_conditions(status.get("conditions") or [], conditions):
-            return
-        informer = self.bucket_stores if store.get("kind") == "BucketStateStore" else self.git_stores
-        informer.remember(self.kube.patch(API, str(store["kind"]), name_of(store), {"status": new},
-                                          subresource="status"))
-        kind = store.get("kind")
-        if ok:
-            self.store_events.event(store, "Normal", "Ready", f'{kind} "{name_of(store)}" is ready')
-        else:
-            self.store_events.event(store, "Warning", "NotReady", f'{kind} "{name_of(store)}" is not ready: {failure}')
-
-    def _store_of(self, ref: Mapping[str, Any]) -> Obj | None:
-        informer = self.bucket_stores if ref.get("kind") == "BucketStateStore" else self.git_stores
-        return informer.get(str(ref.get("name")))
-
-    # -- destinations ------------------------------------------------------------------------------
-
-    def _destination(self, dest: Obj) -> None:
-        spec = dest.get("spec") or {}
-        ref = spec.get("stateStoreRef") or {}
-        store = self._store_of(ref)
-        finalizers = list(meta(dest).get("finalizers") or [])
-        cleanup_all = spec.get("cleanup") == "all"
-        if deleting(dest):
-            if DESTINATION_FINALIZER in finalizers:
-                for wp in self.placements.items():
-                    if labels_of(wp).get("kratix.io/targetDestinationName") == name_of(dest):
-                        self.kube.delete(API, "WorkPlacement", name_of(wp), ns_of(wp))
-                self._canary(dest, store, remove=True)
-                self.kube.patch(API, "Destination", name_of(dest), {"metadata": {"finalizers": [
-                    f for f in finalizers if f != DESTINATION_FINALIZER] or None}})
-            return
-        if cleanup_all != (DESTINATION_FINALIZER in finalizers):
-            wanted = [*finalizers, DESTINATION_FINALIZER] if cleanup_all else \
-                [f for f in finalizers if f != DESTINATION_FINALIZER]
-            self.destinations.remember(self.kube.patch(API, "Destination", name_of(dest),
-                                                       {"metadata": {"finalizers": wanted or None}}))
-            return
-        label = f"{ref.get('kind')}/{ref.get('name')}"
-        if store is None:
-            self._destination_status(dest, False, "StateStoreNotFound", f"{label}: not found")
-            return
-        if (get_condition(store, "Ready") or {}).get("status") != "True":
-            self._destination_status(dest, False, "StateStoreNotReady", f"{label}: state store is not ready")
-            return
-        init = (spec.get("initWorkloads") or {}).get("enabled", True)
-        try:
-            self._canary(dest, store, remove=not init)
-        except BucketMissing as exc:
-            self._destination_status(dest, False, "StateStoreWriteFailed",
-                                     f"Failed to write test documents to State Store: {exc}")
-            return
-        if init:
-            self._destination_status(dest, True, "TestDocumentsWritten", "Test documents written to State Store")
-        else:
-            self._destination_status(dest, True, "DestinationReady", "Destination is ready")
-
-    def _canary(self, dest: Obj, store: Obj | None, *, remove: bool) -> None:
-        if store is None or store.get("kind") != "BucketStateStore":
-            return
-        sspec = store.get("spec") or {}
-        spec = dest.get("spec") or {}
-        base = "/".join(p.strip("/") for p in (str(sspec.get("path") or ""), str(spec.get("path") or ""))
-                        if p.strip("/"))
-        nested = ((spec.get("filepath") or {}).get("mode") or "nestedByMetadata") == "nestedByMetadata"
-        ns_key = f"{base}/{'dependencies/' if nested else ''}kratix-canary-namespace.yaml"
-        cm_key = f"{base}/{'resources/' if nested else ''}kratix-canary-configmap.yaml"
-        bucket = str(sspec.get("bucketName") or "")
-        if remove:
-            self.ctx.bucket.delete(bucket, ns_key) if self.ctx.bucket.has_bucket(bucket) else None
-            self.ctx.bucket.delete(bucket, cm_key) if self.ctx.bucket.has_bucket(bucket) else None
-            return
-        namespace = {"apiVersion": "v1", "kind": "Namespace",
-                     "metadata": {"creationTimestamp": None, "name": "kratix-worker-system"},
-                     "spec": {}, "status": {}}
-        config_map = {"apiVersion": "v1", "kind": "ConfigMap",
-                      "metadata": {"creationTimestamp": None, "name": "kratix-info",
-                                   "namespace": "kratix-worker-system"},
-                      "data": {"canary": "this confirms your infrastructure is reading from Kratix state stores"}}
-        self.ctx.bucket.put(bucket, ns_key, yaml.safe_dump(namespace))
-        self.ctx.bucket.put(bucket, cm_key, yaml.safe_dump(config_map))
-
-    def _destination_status(self, dest: Obj, ready: bool, reason: str, message: str) -> None:
-        status = dest.get("status") or {}
-        conditions = set_condition(list(status.get("conditions") or []), "Ready", "True" if ready else "False",
-                                   reason, message)
-        if same_conditions(status.get("conditions") or [], conditions):
-            return
-        self.destinations.remember(self.kube.patch(API, "Destination", name_of(dest),
-                                                   {"status": {"conditions": conditions}}, subresource="status"))
-        if ready:
-            self.destination_events.event(dest, "Normal", "DestinationReady", "Destination is Ready")
-        else:
-            self.destination_events.event(dest, "Warning", "DestinationNotReady", message)
 
     # -- promises ----------------------------------------------------------------------------------
 
