@@ -3,9 +3,6 @@
 Reconciles what the real ``kratix-platform-controller-manager`` reconciles, with the names, labels,
 conditions, messages and events of Kratix (``../shared/reference/kratix.md`` §4-§7):
 
-* BucketStateStore → ``Ready`` (``StateStoreReady``); GitStateStores are reported as not simulated.
-* Destination → canary documents in the state store, ``Ready`` (``TestDocumentsWritten``), event
-  "Destination is Ready".
 * Promise → finalizers, the API's CRD (with Kratix's status injection), static dependencies as a Work,
   promise configure pipelines, then ``Available`` with its conditions and events; deletion removes
   requests, Works (so Flux prunes them), the CRD, then the finalizers.
@@ -13,8 +10,9 @@ conditions, messages and events of Kratix (``../shared/reference/kratix.md`` §4
   conditions and events; re-run on spec change or ``kratix.io/manual-reconciliation=true``; deletion runs
   delete pipelines and removes the Works.
 
-Works are scheduled and written by :class:`harness.sim.ctl_kratix_works.WorkController`; pipelines run
-through :class:`harness.sim.ctl_kratix_pipeline.PipelineRunner`.
+State stores and Destinations: :class:`harness.sim.ctl_kratix_destinations.DestinationController`; Works
+are scheduled and written by :class:`harness.sim.ctl_kratix_works.WorkController`; pipelines run through
+:class:`harness.sim.ctl_kratix_pipeline.PipelineRunner`. :class:`KratixController` owns them all.
 """
 
 from __future__ import annotations
