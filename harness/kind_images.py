@@ -1,51 +1,38 @@
-"""Build the pipeline images a promise needs and ``kind load`` them into the platform cluster, skipping work.
+"""Build the pipeline images a Promise needs and ``kind load`` them into the platform cluster, skipping work.
 
 Skips, both checked before acting:
 
-* **build**: every image is built with a label holding a digest of its build context (files, Dockerfile,
-  build args). When the local image already carries the current digest, nothing changed: no build.
+* **build**: ``harness.images.build_image`` labels every image with a digest of its assembled build context
+  and does not rebuild while the local image carries the current digest.
 * **load**: the image ID on each kind node (``crictl inspecti`` inside the node container) is compared with
-  the local image ID; equal means the node has this exact image: no ``kind load``.
+  the local image ID; equal means the node already has this exact image: no ``kind load``.
 
 Kratix leaves ``imagePullPolicy`` unset, so non-``latest`` tags loaded this way are used without a pull
-(kratix.md §7).
+(kratix.md §7). Images a Promise names that no promise here declares are not ours to build: the cluster
+pulls them from their registry, and the outcome says so.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol
+from typing import Any
 
+from harness.images import ImageSpec, build_image, kind_load_argv, load_image_catalog, plan_build
+from harness.promise_edit import images as promise_images
 from harness.tools import run
 
-CONTEXT_LABEL = "io.kratix-workshop-e2e.context-digest"
 BASE_IMAGE_ENV = "KRATIX_E2E_BASE_IMAGE"
-_BUILD_TIMEOUT = 900.0
+NETWORK_ENV = "KRATIX_E2E_BUILD_NETWORK"
 _LOAD_TIMEOUT = 600.0
 _QUICK = 60.0
 
 
-class ImageSpecLike(Protocol):
-    """What is needed of ``harness.images.ImageSpec`` (the per-promise image catalog)."""
-
-    @property
-    def ref(self) -> str: ...
-
-    @property
-    def context(self) -> Path: ...
-
-    @property
-    def dockerfile(self) -> Path: ...
-
-
 @dataclass(frozen=True)
 class ImageOutcome:
-    """What ``ensure`` did for one image."""
+    """What ``ImageLoader.ensure`` did for one image."""
 
     ref: str
     image_id: str
@@ -57,81 +44,69 @@ class ImageOutcome:
         return "changed" if self.built or self.loaded else "ok"
 
     def __str__(self) -> str:
-        build = "built" if self.built else "build skipped (context unchanged)"
+        build = "built" if self.built else "build skipped (sources unchanged)"
         load = "loaded" if self.loaded else "already on the nodes"
         return f"{self.status:<7} image {self.ref}: {build}, {load}"
 
 
-def default_build_args(env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """``BASE_IMAGE`` from ``$KRATIX_E2E_BASE_IMAGE`` when set (a local base image, e.g. in CI)."""
-    env = os.environ if env is None else env
-    base = env.get(BASE_IMAGE_ENV, "").strip()
-    return {"BASE_IMAGE": base} if base else {}
-
-
-def context_digest(spec: ImageSpecLike, build_args: Mapping[str, str]) -> str:
-    """sha256 over the build context's files (paths and bytes), the Dockerfile and the build args."""
-    digest = hashlib.sha256()
-    root = spec.context
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    digest.update(b"dockerfile\0" + spec.dockerfile.read_bytes())
-    for key in sorted(build_args):
-        digest.update(f"arg\0{key}={build_args[key]}\0".encode())
-    return digest.hexdigest()
-
-
 def normalize_ref(ref: str) -> str:
     """The fully qualified name containerd stores (``kratix-workshop/x:v1`` -> ``docker.io/kratix-workshop/x:v1``)."""
-    name = ref
-    first, sep, _rest = name.partition("/")
+    first, sep, _rest = ref.partition("/")
     has_registry = bool(sep) and ("." in first or ":" in first or first == "localhost")
-    if not has_registry:
-        name = f"docker.io/{name}" if sep else f"docker.io/library/{name}"
+    name = ref if has_registry else (f"docker.io/{ref}" if sep else f"docker.io/library/{ref}")
     last = name.rsplit("/", 1)[-1]
     if ":" not in last and "@" not in last:
         name += ":latest"
     return name
 
 
+def split_by_catalog(refs: Iterable[str], catalog: Mapping[str, ImageSpec]) -> tuple[list[ImageSpec], list[str]]:
+    """(specs we build, in order without repeats; refs nobody here declares)."""
+    ours: list[ImageSpec] = []
+    foreign: list[str] = []
+    for ref in refs:
+        if ref in catalog:
+            if catalog[ref] not in ours:
+                ours.append(catalog[ref])
+        elif ref not in foreign:
+            foreign.append(ref)
+    return ours, foreign
+
+
 class ImageLoader:
-    """Builds and loads images into one kind cluster's nodes.
+    """Builds images and loads them into one kind cluster's nodes.
 
     Args:
         cluster: the kind cluster name (``platform``).
-        build_args: ``--build-arg`` values (default: ``default_build_args()``).
+        base_image: ``BASE_IMAGE`` build-arg (default ``$KRATIX_E2E_BASE_IMAGE``, else each Dockerfile's own).
+        network: ``docker build --network`` (default ``$KRATIX_E2E_BUILD_NETWORK``).
     """
 
-    def __init__(self, cluster: str = "platform", *, build_args: Mapping[str, str] | None = None) -> None:
+    def __init__(self, cluster: str = "platform", *, base_image: str | None = None, network: str | None = None,
+                 env: Mapping[str, str] | None = None) -> None:
+        env = os.environ if env is None else env
         self.cluster = cluster
-        self.build_args = dict(default_build_args() if build_args is None else build_args)
+        self.base_image = base_image or env.get(BASE_IMAGE_ENV) or None
+        self.network = network or env.get(NETWORK_ENV) or None
 
-    # argv builders (shared with --plan)
+    # -- planning (no side effects) ------------------------------------------------------------------
 
-    def build_argv(self, spec: ImageSpecLike, digest: str = "<context digest>") -> list[str]:
-        argv = ["docker", "build", "--tag", spec.ref, "--file", str(spec.dockerfile),
-                "--label", f"{CONTEXT_LABEL}={digest}"]
-        for key in sorted(self.build_args):
-            argv += ["--build-arg", f"{key}={self.build_args[key]}"]
-        return [*argv, str(spec.context)]
+    def planned_argvs(self, spec: ImageSpec) -> list[list[str]]:
+        """The build and load commands ``ensure`` runs when both are needed (for ``--plan``)."""
+        plan = plan_build(spec, base_image=self.base_image, network=self.network, assemble=False)
+        return [plan.argv, kind_load_argv(spec.ref, self.cluster)]
 
-    def load_argv(self, ref: str) -> list[str]:
-        return ["kind", "load", "docker-image", ref, "--name", self.cluster]
+    # -- queries -------------------------------------------------------------------------------------
 
-    # queries
-
-    def local_image(self, ref: str) -> tuple[str, str] | None:
-        """(image ID, context-digest label) of the local image, or None when it does not exist."""
+    def local_image_id(self, ref: str) -> str | None:
         result = run(["docker", "image", "inspect", ref], timeout=_QUICK, check=False)
         if result.exit_code != 0:
             return None
         try:
-            info = json.loads(result.stdout)[0]
+            info: dict[str, Any] = json.loads(result.stdout)[0]
         except (ValueError, IndexError, KeyError):
             return None
-        labels = (info.get("Config") or {}).get("Labels") or {}
-        return str(info.get("Id", "")), str(labels.get(CONTEXT_LABEL, ""))
+        return str(info.get("Id") or "") or None
 
     def nodes(self) -> list[str]:
         result = run(["kind", "get", "nodes", "--name", self.cluster], timeout=_QUICK)
@@ -148,24 +123,20 @@ class ImageLoader:
         except (ValueError, KeyError, TypeError):
             return None
 
-    # actions
+    # -- actions -------------------------------------------------------------------------------------
 
-    def ensure(self, spec: ImageSpecLike) -> ImageOutcome:
-        """Build ``spec`` unless unchanged, then load it into every node lacking this exact image."""
-        digest = context_digest(spec, self.build_args)
-        local = self.local_image(spec.ref)
-        built = False
-        if local is None or local[1] != digest:
-            run(self.build_argv(spec, digest), timeout=_BUILD_TIMEOUT)
-            local = self.local_image(spec.ref)
-            built = True
-            if local is None:
-                raise RuntimeError(f"docker build reported success but image {spec.ref} is not there")
-        image_id = local[0]
+    def ensure(self, spec: ImageSpec) -> ImageOutcome:
+        """Build ``spec`` unless its sources are unchanged, then load it where a node lacks this exact image."""
+        build = build_image(spec, base_image=self.base_image, network=self.network)
+        image_id = self.local_image_id(spec.ref)
+        if image_id is None:
+            raise RuntimeError(f"image {spec.ref} is not in the local Docker after building it")
         stale = [node for node in self.nodes() if self.node_image_id(node, spec.ref) != image_id]
         if stale:
-            run(self.load_argv(spec.ref), timeout=_LOAD_TIMEOUT)
-        return ImageOutcome(spec.ref, image_id, built=built, loaded=bool(stale))
+            run(kind_load_argv(spec.ref, self.cluster), timeout=_LOAD_TIMEOUT)
+        return ImageOutcome(spec.ref, image_id, built=build.built, loaded=bool(stale))
 
-    def ensure_all(self, specs: Iterable[ImageSpecLike]) -> list[ImageOutcome]:
-        return [self.ensure(spec) for spec in specs]
+    def ensure_for_promise(self, promise: Mapping[str, Any]) -> tuple[list[ImageOutcome], list[str]]:
+        """Every image of the Promise's pipelines that a promise here declares; plus the refs left to pulls."""
+        specs, foreign = split_by_catalog(promise_images(promise), load_image_catalog())
+        return [self.ensure(spec) for spec in specs], foreign

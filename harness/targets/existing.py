@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
 
 from harness.bootstrap import BootstrapError, StepOutcome, verify_platform
-from harness.kind_images import ImageLoader
+from harness.diagnostics_kind import collect_real_cluster_extras
+from harness.kind_images import ImageLoader, ImageOutcome
 from harness.kube import ContextError, Kube
+from harness.promise_edit import images as promise_images
 from harness.targets.base import Clusters, Target, TargetError, TargetOptions
 
 
@@ -35,13 +39,17 @@ class ExistingTarget(Target):
         self.platform_context = options.platform_context or env.get("PLATFORM", "").strip() or None
         worker = options.worker_context or env.get("WORKER", "").strip() or None
         self.worker_context = self.platform_context if options.single_cluster and not worker else worker
+        # Resolved now: the kubernetes client reads $KUBECONFIG once, when it is first imported.
+        self.kubeconfig = Path(env["KUBECONFIG"]) if env.get("KUBECONFIG") else None
         self._on_step = on_step
         self._kubes: dict[str, Kube] = {}
         self.bootstrap_outcomes: list[StepOutcome] = []
+        self.image_outcomes: list[ImageOutcome] = []
+        self.notes: list[str] = []
 
     def describe(self) -> str:
         return (f"existing contexts platform={self.platform_context!r} worker={self.worker_context!r} "
-                f"(kubeconfig {os.environ.get('KUBECONFIG') or '~/.kube/config'}); nothing created or deleted")
+                f"(kubeconfig {self.kubeconfig or '~/.kube/config'}); nothing created or deleted")
 
     def _contexts(self) -> dict[str, str]:
         platform, worker = self.platform_context, self.worker_context
@@ -59,7 +67,7 @@ class ExistingTarget(Target):
             if context in {k.context for k in self._kubes.values()}:
                 continue  # --single-cluster: one context, checked once
             try:
-                kube = Kube.connect(name=role, context=context)
+                kube = Kube.connect(name=role, context=context, kubeconfig=self.kubeconfig)
                 kube.ping()
             except ContextError as exc:
                 problems.append(str(exc))
@@ -82,6 +90,27 @@ class ExistingTarget(Target):
 
     def teardown(self, failed: bool) -> None:
         """Nothing: the clusters are the user's."""
+
+    def prepare_images(self, promise: dict[str, Any]) -> None:
+        """On a kind platform, build and load the Promise's images; elsewhere the cluster must pull them."""
+        loader = self.image_loader()
+        if loader is None:
+            refs = ", ".join(promise_images(promise)) or "none"
+            self.notes.append(f"context {self.platform_context!r} is not a kind cluster: images ({refs}) must be "
+                              "pullable by it")
+            return
+        outcomes, foreign = loader.ensure_for_promise(promise)
+        self.image_outcomes.extend(outcomes)
+        if foreign:
+            self.notes.append(f"not built here, pulled by the cluster: {', '.join(foreign)}")
+
+    def collect_extra_diagnostics(self, dest: Path) -> list[str]:
+        """Kratix/Flux digests of both clusters (and ``kind export logs`` when the contexts are kind's)."""
+        if self.clusters is None:
+            return []
+        kind_names = sorted({c[len("kind-"):] for c in (self.platform_context, self.worker_context)
+                             if c and c.startswith("kind-")})
+        return collect_real_cluster_extras(self.clusters, dest, kind_clusters=kind_names)
 
     def image_loader(self) -> ImageLoader | None:
         """A kind loader when the platform context is a kind cluster (``kind-<name>``); None otherwise

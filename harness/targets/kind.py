@@ -31,7 +31,8 @@ from typing import Any
 
 from harness import preflight as checks
 from harness.bootstrap import Kubectl, StepOutcome, full_bootstrap
-from harness.kind_images import ImageLoader
+from harness.diagnostics_kind import collect_real_cluster_extras
+from harness.kind_images import ImageLoader, ImageOutcome
 from harness.kratix_install import InstallFiles, ensure_install_files, kind_host_ports
 from harness.kube import ContextError, Kube
 from harness.pinned import CACHE_ROOT, PinnedFetchError
@@ -129,6 +130,7 @@ class KindTarget(Target):
         self.found: dict[str, FoundCluster] = {}
         self._inspected = False
         self.bootstrap_outcomes: list[StepOutcome] = []
+        self.image_outcomes: list[ImageOutcome] = []
         self.notes: list[str] = []
         self._state_lock = threading.Lock()
         self.commands = KindCommands(self.kubeconfig_path, self.versions.kind.node_image)
@@ -407,11 +409,25 @@ class KindTarget(Target):
     def kubeconfig_hint(self) -> str | None:
         return str(self.kubeconfig_path) if self.kubeconfig_path else None
 
-    # -- images ------------------------------------------------------------------------------------------
+    # -- images and diagnostics ----------------------------------------------------------------------
 
     def image_loader(self) -> ImageLoader:
         """An ``ImageLoader`` for the platform cluster (pipelines run there)."""
         return ImageLoader(cluster=PLATFORM)
+
+    def prepare_images(self, promise: dict[str, Any]) -> None:
+        """Build the Promise's pipeline images we declare and ``kind load`` them into the platform."""
+        outcomes, foreign = self.image_loader().ensure_for_promise(promise)
+        self.image_outcomes.extend(outcomes)
+        if foreign:
+            self.notes.append(f"not built here, pulled by the cluster: {', '.join(foreign)}")
+
+    def collect_extra_diagnostics(self, dest: Path) -> list[str]:
+        """Kratix/Flux digests of both clusters and ``kind export logs`` for each cluster we manage."""
+        if self.clusters is None:
+            return []
+        names = [c.name for c in self.wanted() if c.name in self.created or c.name in self.reused]
+        return collect_real_cluster_extras(self.clusters, dest, kind_clusters=names)
 
 
 def _kind_clusters() -> set[str]:

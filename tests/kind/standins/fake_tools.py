@@ -14,6 +14,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -291,11 +292,18 @@ def docker(args: list[str]) -> int:
         }]))
         return 0
     if args[:2] == ["image", "inspect"]:
+        fmt = option(args, "--format", "-f")
         ref = args[2]
         image = images.get(ref)
         if image is None:
-            out("[]")
+            out("" if fmt else "[]")
             raise Exit(1, f"Error response from daemon: No such image: {ref}")
+        if fmt:
+            label = re.search(r'index \.Config\.Labels "([^"]+)"', fmt)
+            if label is None:
+                raise Exit(1, f"standin docker: unsupported --format {fmt}")
+            out(image.get("labels", {}).get(label[1], "<no value>"))
+            return 0
         out(json.dumps([{"Id": image["id"], "RepoTags": [ref], "Config": {"Labels": image.get("labels", {})}}]))
         return 0
     if args[:1] == ["build"]:
@@ -305,9 +313,11 @@ def docker(args: list[str]) -> int:
         while (label := option(args, "--label")) is not None:
             key, _, value = label.partition("=")
             labels[key] = value
-        while option(args, "--build-arg") is not None:
-            pass
-        digest = hashlib.sha256(f"{ref}|{sorted(labels.items())}".encode()).hexdigest()
+        build_args = []
+        while (arg := option(args, "--build-arg")) is not None:
+            build_args.append(arg)
+        option(args, "--network")
+        digest = hashlib.sha256(f"{ref}|{sorted(labels.items())}|{build_args}".encode()).hexdigest()
         with locked_state() as live:
             live.setdefault("docker", {}).setdefault("images", {})[str(ref)] = {
                 "id": f"sha256:{digest}", "labels": labels}
