@@ -30,7 +30,7 @@ Feature: Writing a Promise (the database guide)
 
   Scenario: Install the database Promise
     Given a Kratix platform cluster with a worker cluster registered as a destination
-    When every promise is deleted from the platform
+    When the promise "database" is deleted
     And the status changes of the promise "database" are recorded from now on
     And the promise "database" is installed
     Then the promise "database" goes from "Unavailable" to "Available"
