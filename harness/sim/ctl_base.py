@@ -366,7 +366,8 @@ class Controller:
 
     def _run(self) -> None:
         while not self.ctx.stopping.is_set():
-            self.wake.wait(max(0.01, self.tick * min(1.0, max(self.ctx.speed, 0.2))))
+            # Woken by informers; the tick only drives time-based progress (pods starting, Flux intervals).
+            self.wake.wait(max(0.02, self.tick * min(1.0, max(self.ctx.speed, 0.2))))
             self.wake.clear()
             if self.ctx.stopping.is_set():
                 return
