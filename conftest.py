@@ -5,9 +5,12 @@ from __future__ import annotations
 pytest_plugins = [
     "harness.plugin",
     "harness.report",
+    "harness.docs.plugin",
     "steps.platform",
     "steps.promise",
     "steps.request",
     "steps.worker",
     "steps.pipeline",
+    "steps.status",
+    "steps.cli",
 ]

@@ -172,9 +172,17 @@ Feature: Customising a Promise (workshop Part 3)
   Scenario: Extend the pipeline with a security scanner and an external notifier
     Given the promise "promise-clean" is installed and Available
     When its "instance-configure" pipeline gains the containers:
-      | name              | image                                    |
-      | security-scanner  | kratix-workshop/security-scanner:v0.1.0  |
-      | external-notifier | kratix-workshop/external-notifier:v0.1.0 |
+      """yaml
+      - name: security-scanner
+        image: kratix-workshop/security-scanner:v0.1.0
+      - name: external-notifier
+        image: kratix-workshop/external-notifier:v0.1.0
+        env:
+          # Optional: without the Secret the notifier says it skipped and exits 0.
+          - name: NOTIFIER_WEBHOOK_URL
+            valueFrom:
+              secretKeyRef: {name: external-notifier, key: webhook-url, optional: true}
+      """
     And the edited promise is reinstalled
     And the platform user requests:
       """yaml

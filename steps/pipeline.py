@@ -10,6 +10,7 @@ from pytest_bdd import parsers, then
 from harness import platform_ops as ops
 from harness import worker_ops as w
 from harness.conditions import pod_terminal_reason
+from harness.docs.recorder import DocsRecorder
 from harness.targets import Clusters
 from harness.waits import NotYet, TerminalFailure, wait_for
 
@@ -18,7 +19,8 @@ from harness.waits import NotYet, TerminalFailure, wait_for
 
 @then(parsers.parse('the pipeline pod of request "{name}" completed its containers in order:'),
       target_fixture="pipeline_pod")
-def _(name: str, datatable: list[list[str]], resource_request: dict[str, Any], clusters: Clusters) -> dict[str, Any]:
+def _(name: str, datatable: list[list[str]], resource_request: dict[str, Any], clusters: Clusters,
+      docs_recorder: DocsRecorder) -> dict[str, Any]:
     expected = [row[0] for row in datatable[1:]]
     namespace = resource_request["metadata"].get("namespace", "default")
     promise = ops.promise_for_request(clusters.platform, resource_request)
@@ -36,6 +38,8 @@ def _(name: str, datatable: list[list[str]], resource_request: dict[str, Any], c
         return pod
 
     pod = wait_for(probe, what=f"the pipeline pod of {name}", condition="Completed", tier="pipeline")
+    docs_recorder.ran(["kubectl", "--context", clusters.platform.context, "get", "pods"])
+    docs_recorder.observed("pods", clusters.platform.list("v1", "Pod", namespace))
     init_names = [c["name"] for c in pod["spec"].get("initContainers") or []]
     assert init_names == expected, f"init containers ran in order {init_names}, expected {expected}"
     main = [c["name"] for c in pod["spec"].get("containers") or []]
@@ -47,9 +51,13 @@ def _(name: str, datatable: list[list[str]], resource_request: dict[str, Any], c
 
 
 @then(parsers.parse('the "{container}" log lists every image in the pipeline output and a summary line'))
-def _(container: str, pipeline_pod: dict[str, Any], resource_request: dict[str, Any], clusters: Clusters) -> None:
+def _(container: str, pipeline_pod: dict[str, Any], resource_request: dict[str, Any], clusters: Clusters,
+      docs_recorder: DocsRecorder) -> None:
     meta = pipeline_pod["metadata"]
     log = clusters.platform.logs(meta["name"], meta["namespace"], container=container)
+    docs_recorder.ran(["kubectl", "--context", clusters.platform.context, "logs", "--container", container,
+                       f"pods/{meta['name']}"])
+    docs_recorder.observed("log", log)
     # What the pipeline produced, as delivered to the worker: the Zalando clusters of this request.
     delivered = clusters.worker.list(w.ZALANDO_API, w.ZALANDO_KIND, "default")
     images = w.images_in(delivered)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import yaml
 from pytest_bdd import given, parsers, then, when
 
 from harness import platform_ops as ops
+from harness.docs.recorder import DocsRecorder
 from harness.promise_edit import add_containers, containers
 from harness.targets import Clusters, Target
 
@@ -23,40 +25,50 @@ def _(promise_dir: str, clusters: Clusters, target: Target) -> ops.PromiseSource
 
 
 @when(parsers.parse('the promise "{promise_dir}" is installed'), target_fixture="promise_source")
-def _(promise_dir: str, clusters: Clusters, target: Target) -> ops.PromiseSource:
+def _(promise_dir: str, clusters: Clusters, target: Target, docs_recorder: DocsRecorder) -> ops.PromiseSource:
     source = ops.PromiseSource.from_dir(promise_dir)
     target.prepare_images(source.manifest)
     ops.install_promise(clusters.platform, source)
+    path = ops.PROMISES_DIR / promise_dir / "promise.yaml"
+    docs_recorder.ran(["kubectl", "--context", clusters.platform.context, "apply", "--filename", str(path)])
+    docs_recorder.applied(source.manifest, clusters.platform.context)
     return source
 
 
 @when(parsers.parse('the promise "{name}" is deleted'))
-def _(name: str, clusters: Clusters) -> None:
+def _(name: str, clusters: Clusters, docs_recorder: DocsRecorder) -> None:
     ops.delete_promise(clusters.platform, name)
+    docs_recorder.ran(["kubectl", "--context", clusters.platform.context, "delete", "promise", name])
 
 
 @when(parsers.parse('its "{pipeline}" pipeline gains the containers:'), target_fixture="promise_source")
-def _(pipeline: str, datatable: list[list[str]], promise_source: ops.PromiseSource) -> ops.PromiseSource:
-    header, *rows = datatable
-    new = [dict(zip(header, row, strict=True)) for row in rows]
+def _(pipeline: str, docstring: str, promise_source: ops.PromiseSource) -> ops.PromiseSource:
+    new = yaml.safe_load(docstring)
+    assert isinstance(new, list), "the docstring must be a YAML list of containers"
     edited = add_containers(promise_source.manifest, new, pipeline=pipeline)
     return promise_source.edited(edited, suffix="extended")
 
 
 @when("the edited promise is reinstalled")
-def _(promise_source: ops.PromiseSource, clusters: Clusters, target: Target) -> None:
+def _(promise_source: ops.PromiseSource, clusters: Clusters, target: Target, docs_recorder: DocsRecorder) -> None:
     target.prepare_images(promise_source.manifest)
+    context = clusters.platform.context
     if ops.get_promise(clusters.platform, promise_source.name) is not None:
         ops.delete_promise(clusters.platform, promise_source.name)
+        docs_recorder.ran(["kubectl", "--context", context, "delete", "promise", promise_source.name])
     ops.install_promise(clusters.platform, promise_source)
+    docs_recorder.ran(["kubectl", "--context", context, "apply", "--filename", "promise.yaml"])
+    docs_recorder.applied(promise_source.manifest, context)
     ops.wait_promise_available(clusters.platform, promise_source.name)
 
 
 @when("every promise is deleted from the platform")
-def _(clusters: Clusters) -> None:
+def _(clusters: Clusters, docs_recorder: DocsRecorder) -> None:
     # Only the Promises this harness installed: a user's own Promises on an existing platform stay.
     for promise in ops.installed_by_us(clusters.platform):
         ops.delete_promise(clusters.platform, promise["metadata"]["name"])
+        docs_recorder.ran(["kubectl", "--context", clusters.platform.context, "delete", "promise",
+                           promise["metadata"]["name"]])
 
 
 # Then

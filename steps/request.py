@@ -9,6 +9,7 @@ from typing import Any
 from pytest_bdd import parsers, then, when
 
 from harness import platform_ops as ops
+from harness.docs.recorder import DocsRecorder
 from harness.kube import KubeError, Ref
 from harness.promise_edit import parse_manifests
 from harness.targets import Clusters
@@ -32,10 +33,19 @@ def _one_manifest(docstring: str) -> dict[str, Any]:
 # When
 
 
+def _record_apply(recorder: DocsRecorder, clusters: Clusters, manifest: dict[str, Any], outcome: str) -> None:
+    context = clusters.platform.context
+    recorder.applied(manifest, context)
+    recorder.ran(["kubectl", "--context", context, "apply", "--filename", "resource.yaml"])
+    group = manifest["apiVersion"].rpartition("/")[0]
+    recorder.observed("output", f"{manifest['kind'].lower()}.{group}/{manifest['metadata']['name']} {outcome}")
+
+
 @when("the platform user requests:", target_fixture="resource_request")
-def _(docstring: str, clusters: Clusters) -> dict[str, Any]:
+def _(docstring: str, clusters: Clusters, docs_recorder: DocsRecorder) -> dict[str, Any]:
     manifest = _one_manifest(docstring)
-    stored, _ = clusters.platform.apply(manifest)
+    stored, outcome = clusters.platform.apply(manifest)
+    _record_apply(docs_recorder, clusters, manifest, outcome)
     return stored
 
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 from pytest_bdd import parsers, then
 
 from harness import worker_ops as w
+from harness.docs.recorder import DocsRecorder
 from harness.targets import Clusters
 
 # Then
 
 
 @then(parsers.parse('the deployment "{name}" becomes ready on the worker'))
-def _(name: str, clusters: Clusters) -> None:
+def _(name: str, clusters: Clusters, docs_recorder: DocsRecorder) -> None:
     w.wait_deployment_ready(clusters.worker, name)
+    docs_recorder.ran(["kubectl", "--context", clusters.worker.context, "get", "deployments"])
+    docs_recorder.observed("deployments", clusters.worker.list("apps/v1", "Deployment", "default"))
 
 
 @then(parsers.parse('the Zalando cluster "{cluster}" is Running on the worker'))
@@ -26,18 +29,24 @@ def _(cluster: str, instances: int, clusters: Clusters) -> None:
 
 
 @then(parsers.parse('the pod "{name}" is running and ready on the worker'))
-def _(name: str, clusters: Clusters) -> None:
+def _(name: str, clusters: Clusters, docs_recorder: DocsRecorder) -> None:
     w.wait_pod_ready(clusters.worker, name)
+    docs_recorder.ran(["kubectl", "--context", clusters.worker.context, "get", "pods"])
+    docs_recorder.observed("pods", clusters.worker.list("v1", "Pod", "default"))
 
 
 @then(parsers.parse('the volume claim "{name}" is bound with {size} on the worker'))
-def _(name: str, size: str, clusters: Clusters) -> None:
+def _(name: str, size: str, clusters: Clusters, docs_recorder: DocsRecorder) -> None:
     w.wait_pvc_bound(clusters.worker, name, size)
+    docs_recorder.ran(["kubectl", "--context", clusters.worker.context, "get", "persistentvolumeclaims"])
+    docs_recorder.observed("pvc", clusters.worker.list("v1", "PersistentVolumeClaim", "default"))
 
 
 @then(parsers.parse('a {size} persistent volume is bound to the claim "{claim}" on the worker'))
-def _(size: str, claim: str, clusters: Clusters) -> None:
+def _(size: str, claim: str, clusters: Clusters, docs_recorder: DocsRecorder) -> None:
     w.wait_pv_for_claim(clusters.worker, claim, size)
+    docs_recorder.ran(["kubectl", "--context", clusters.worker.context, "get", "persistentvolume"])
+    docs_recorder.observed("pv", clusters.worker.list("v1", "PersistentVolume"))
 
 
 @then(parsers.parse('every volume claim of the Zalando cluster "{cluster}" is bound with {size}'))

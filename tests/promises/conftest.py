@@ -117,3 +117,17 @@ def zalando_postgresql(upstream: Path) -> CrdValidator:
 @pytest.fixture(scope="session")
 def kratix_promise_crd(upstream: Path) -> CrdValidator:
     return CrdValidator.for_crd(load_yaml_document(upstream / "kratix-crds" / "platform.kratix.io_promises.yaml"))
+
+
+def extended_promise_clean() -> dict[str, Any]:
+    """promise-clean as the workshop's last step leaves it: promise.yaml plus extra-containers.yaml, applied
+    with the same edit the Part 3 feature makes (harness.promise_edit.add_containers)."""
+    from harness.promise_edit import add_containers
+
+    extra = yaml.safe_load((PROMISES / "promise-clean" / "extra-containers.yaml").read_text())
+    return add_containers(promise_doc("promise-clean"), extra, pipeline="instance-configure")
+
+
+def promise_docs_as_taught(promise: str) -> dict[str, Any]:
+    """The Promise in its final tutorial state (promise-clean gains the extra containers)."""
+    return extended_promise_clean() if promise == "promise-clean" else promise_doc(promise)

@@ -21,7 +21,14 @@ import pytest
 from harness.images import build_image, default_base_image, load_image_catalog
 from harness.pipeline_local import LocalRun, run_container_in_docker
 from harness.tools import ToolNotFound, run
-from tests.promises.conftest import CONTAINER_REPORT, ContainerReport, PipelineDirs, example_request, promise_doc
+from tests.promises.conftest import (
+    CONTAINER_REPORT,
+    ContainerReport,
+    PipelineDirs,
+    example_request,
+    extended_promise_clean,
+    promise_doc,
+)
 from tests.promises.test_pipelines import _Webhook
 
 pytestmark = [pytest.mark.container, pytest.mark.slow]
@@ -204,7 +211,7 @@ def test_container_notifier_reaches_a_webhook(images: dict[str, str], tmp_path: 
 
 def test_container_pipeline_chain_of_promise_clean(images: dict[str, str], tmp_path: Path) -> None:
     """promise-clean's whole instance-configure pipeline, container after container, as Kratix runs it."""
-    [pipeline] = promise_doc("promise-clean")["spec"]["workflows"]["resource"]["configure"]
+    [pipeline] = extended_promise_clean()["spec"]["workflows"]["resource"]["configure"]
     dirs = _fresh(tmp_path, "docker")
     dirs.write_input(example_request("promise-clean"))
 

@@ -17,7 +17,13 @@ import yaml
 from harness.images import ImageSpec, find_image
 from harness.pipeline_local import ImageNotFound, run_container_locally
 from harness.schema import load_yaml_documents
-from tests.promises.conftest import ZALANDO, PipelineDirs, example_request, promise_doc
+from tests.promises.conftest import (
+    ZALANDO,
+    PipelineDirs,
+    example_request,
+    extended_promise_clean,
+    promise_doc,
+)
 
 FULL_CONFIGURE = "kratix-workshop/postgresql-configure-pipeline:v0.1.0"
 CLEAN_CONFIGURE = "kratix-workshop/postgresql-configure-pipeline:v0.2.0"
@@ -374,7 +380,7 @@ def test_notifier_needs_a_requester(dirs: PipelineDirs) -> None:
 
 def test_promise_clean_pipeline_runs_in_order_like_kratix(dirs: PipelineDirs, zalando_postgresql) -> None:
     """The whole instance-configure pipeline of promise.yaml, container after container."""
-    [pipeline] = promise_doc("promise-clean")["spec"]["workflows"]["resource"]["configure"]
+    [pipeline] = extended_promise_clean()["spec"]["workflows"]["resource"]["configure"]
     dirs.write_input(example_request("promise-clean"))
 
     runs = [dirs.run(c["image"], env={"PATH": "/usr/bin:/bin"}) for c in pipeline["spec"]["containers"]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 import yaml
 
 from harness.images import default_base_image, images_for_promise, load_image_catalog, pipeline_containers
+from harness.promise_edit import containers
 from harness.schema import CrdValidator, ManifestError, load_yaml_documents
 from tests.promises.conftest import (
     PROMISE_DIRS,
@@ -17,7 +19,9 @@ from tests.promises.conftest import (
     ZALANDO,
     api_validator,
     example_request,
+    extended_promise_clean,
     promise_doc,
+    promise_docs_as_taught,
 )
 
 
@@ -162,7 +166,7 @@ def test_database_promise_is_what_the_cli_writes() -> None:
 
 
 def test_notifier_reads_its_webhook_from_an_optional_secret() -> None:
-    [notifier] = [c for c in pipeline_containers(promise_doc("promise-clean")) if c.name == "external-notifier"]
+    [notifier] = [c for c in pipeline_containers(extended_promise_clean()) if c.name == "external-notifier"]
     [env] = notifier.spec["env"]
     assert env["name"] == "NOTIFIER_WEBHOOK_URL"
     assert env["valueFrom"]["secretKeyRef"]["optional"] is True
@@ -176,7 +180,7 @@ def test_notifier_reads_its_webhook_from_an_optional_secret() -> None:
 def test_promise_uses_exactly_the_images_it_needs(promise: str) -> None:
     """Every image in promise.yaml is declared, and every image the promise lists is used by it."""
     catalog = load_image_catalog()
-    used = {c.image for c in pipeline_containers(promise_doc(promise))}
+    used = {c.image for c in pipeline_containers(promise_docs_as_taught(promise))}
     needed = {spec.ref for spec in images_for_promise(promise)}
 
     assert used <= set(catalog), f"undeclared: {used - set(catalog)}"
@@ -184,7 +188,7 @@ def test_promise_uses_exactly_the_images_it_needs(promise: str) -> None:
 
 
 def test_every_declared_image_is_used_by_some_promise() -> None:
-    used = {c.image for p in PROMISE_DIRS for c in pipeline_containers(promise_doc(p))}
+    used = {c.image for p in PROMISE_DIRS for c in pipeline_containers(promise_docs_as_taught(p))}
     assert set(load_image_catalog()) == used
 
 
@@ -260,3 +264,14 @@ def test_catalog_rejects_an_undeclared_use(tmp_path: Path) -> None:
 
     with pytest.raises(ManifestError, match="uses image kratix-workshop/postgresql-deps:v9, which no promise"):
         load_image_catalog(root)
+
+
+def test_the_feature_shows_exactly_the_extra_containers() -> None:
+    """The Part 3 feature's docstring and extra-containers.yaml say the same thing, as data."""
+    feature = (PROMISES.parent / "features" / "customising-a-promise.feature").read_text()
+    step = feature.split('pipeline gains the containers:')[1]
+    block = step.split('"""')[1].removeprefix("yaml\n")
+    shown = yaml.safe_load(textwrap.dedent(block))
+    assert shown == yaml.safe_load((PROMISES / "promise-clean" / "extra-containers.yaml").read_text())
+    assert [c["name"] for c in containers(extended_promise_clean(), "instance-configure")] == [
+        "postgresql-configure-pipeline", "security-scanner", "external-notifier"]
