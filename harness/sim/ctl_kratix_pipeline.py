@@ -12,6 +12,7 @@ containers are simulated: ``reader`` writes ``object.yaml``, ``work-writer`` cre
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import json
@@ -609,8 +610,7 @@ class PipelineRunner:
 
 
 def _data(obj: Mapping[str, Any]) -> dict[str, str]:
-    import base64
-
+    """A Secret's or ConfigMap's data as strings (Secret values decoded)."""
     if obj.get("kind") == "Secret":
         decoded = {k: base64.b64decode(str(v)).decode(errors="replace") for k, v in (obj.get("data") or {}).items()}
         decoded.update({k: str(v) for k, v in (obj.get("stringData") or {}).items()})

@@ -29,6 +29,7 @@ from harness.sim.ctl_base import (
     Obj,
     SimContext,
     deleting,
+    get_condition,
     labels_of,
     meta,
     name_of,
@@ -316,7 +317,7 @@ class WorkController(Controller):
         for gid in unscheduled:
             self.events.event(work, "Normal", "NoMatchingDestination",
                               f"waiting for a destination with labels for workloadGroup: {gid}")
-        if not unscheduled and written and (_cond(work, "Ready") or {}).get("status") != "True":
+        if not unscheduled and written and (get_condition(work, "Ready") or {}).get("status") != "True":
             self.events.event(work, "Normal", "AllWorkplacementsScheduled", "All workplacements scheduled successfully")
         self.works.remember(self.kube.patch(API, "Work", name_of(work), {"status": new}, ns_of(work),
                                             subresource="status"))
@@ -398,15 +399,8 @@ class WorkController(Controller):
                                                  subresource="status"))
 
 
-def _cond(obj: Mapping[str, Any], type_: str) -> Mapping[str, Any] | None:
-    for cond in (obj.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == type_:
-            return dict(cond)
-    return None
-
-
 def _cond_true(obj: Mapping[str, Any], type_: str) -> bool:
-    return (_cond(obj, type_) or {}).get("status") == "True"
+    return (get_condition(obj, type_) or {}).get("status") == "True"
 
 
 def work_ready(work: Mapping[str, Any]) -> bool:

@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from harness.conditions import pod_ready
 from harness.kube import Kube
 from harness.sim.ctl_base import (
     Clock,
@@ -222,7 +223,7 @@ class Kubelet(Controller):
     def _deployment_status(self, dep: Obj, current: Obj, owned: list[Obj], replicas: int) -> None:
         pods = [p for p in self.pods.items(ns_of(dep)) if any(owned_by(p, uid_of(rs)) for rs in owned)
                 and not deleting(p)]
-        ready = sum(1 for p in pods if _pod_is_ready(p))
+        ready = sum(1 for p in pods if pod_ready(p))
         updated = sum(1 for p in pods if owned_by(p, uid_of(current)))
         old_status = dep.get("status") or {}
         available = ready >= replicas
@@ -261,10 +262,10 @@ class Kubelet(Controller):
                 self._create_pod(rs, f"{name_of(rs)}-{random_suffix()}", spec.get("template") or {})
         elif len(pods) > want:
             # Scale down the least ready, newest pods first (as the ReplicaSet controller ranks them).
-            ranked = sorted(pods, key=lambda p: (_pod_is_ready(p), -_created(p)))
+            ranked = sorted(pods, key=lambda p: (pod_ready(p), -_created(p)))
             for pod in ranked[: len(pods) - want]:
                 self._delete_pod(pod)
-        ready = sum(1 for p in pods if _pod_is_ready(p))
+        ready = sum(1 for p in pods if pod_ready(p))
         self._patch_status_if_changed(rs, {
             "replicas": len(pods), "fullyLabeledReplicas": len(pods), "readyReplicas": ready,
             "availableReplicas": ready, "observedGeneration": meta(rs).get("generation", 1),
@@ -297,7 +298,7 @@ class Kubelet(Controller):
                                       f"create Pod {pod_name} in StatefulSet {sts_name} successful")
                 healthy_so_far = False
                 continue
-            if deleting(pod) or not _pod_is_ready(pod):
+            if deleting(pod) or not pod_ready(pod):
                 healthy_so_far = False
         extra = sorted((p for n, p in pods.items() if _ordinal(n, sts_name) >= want and not deleting(p)),
                        key=lambda p: -_ordinal(name_of(p), sts_name))
@@ -311,7 +312,7 @@ class Kubelet(Controller):
             if outdated:
                 self._delete_pod(outdated[0])  # RollingUpdate: replace from the highest ordinal
         live = [p for p in pods.values() if not deleting(p)]
-        ready = sum(1 for p in live if _pod_is_ready(p))
+        ready = sum(1 for p in live if pod_ready(p))
         updated = sum(1 for p in live if labels_of(p).get("controller-revision-hash") == revision)
         self._patch_status_if_changed(sts, {
             "observedGeneration": meta(sts).get("generation", 1),
@@ -423,15 +424,15 @@ class Kubelet(Controller):
                                    "message": f'0/1 nodes are available: persistentvolumeclaim "{missing[0]}" '
                                               "not found. preemption: 0/1 nodes are available.",
                                    "lastTransitionTime": now_iso()}]
-            self.clock.reset(f"{pod_uid(pod)}:vol")
+            self.clock.reset(f"{uid_of(pod)}:vol")
             return base, []
         unbound = [c for c in claims if ((self.pvcs.get(c, ns) or {}).get("status") or {}).get("phase") != "Bound"]
         if unbound:
             # WaitForFirstConsumer: the provisioner binds once this pod is scheduled to the node.
-            self.clock.reset(f"{pod_uid(pod)}:vol")
+            self.clock.reset(f"{uid_of(pod)}:vol")
             base["conditions"] = [{"type": "PodScheduled", "status": "True", "lastTransitionTime": now_iso()}]
             return base, []
-        since_volumes = self.clock.since(f"{pod_uid(pod)}:vol") if claims else age
+        since_volumes = self.clock.since(f"{uid_of(pod)}:vol") if claims else age
         containers = list(spec.get("containers") or [])
         inits = list(spec.get("initContainers") or [])
         started = status.get("startTime") or scheduled_at
@@ -641,16 +642,6 @@ class Kubelet(Controller):
         if informer is not None:
             informer.remember(updated)
         return True
-
-
-def pod_uid(pod: Mapping[str, Any]) -> str:
-    return uid_of(pod)
-
-
-def _pod_is_ready(pod: Mapping[str, Any]) -> bool:
-    status = pod.get("status") or {}
-    return status.get("phase") == "Running" and any(
-        c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
 
 
 def _job_owned(pod: Mapping[str, Any]) -> bool:

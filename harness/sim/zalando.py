@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from harness.conditions import pod_ready
 from harness.kube import Kube
 from harness.sim.ctl_base import (
     Controller,
@@ -273,7 +275,7 @@ class ZalandoOperator(Controller):
         want = self._instances(spec, config)
         pods = [p for p in self.pods.items(ns) if all(labels_of(p).get(k) == v
                                                      for k, v in self._selector(config, name).items())]
-        ready = sum(1 for p in pods if _ready(p) and labels_of(p).get(config.pod_role_label))
+        ready = sum(1 for p in pods if pod_ready(p) and labels_of(p).get(config.pod_role_label))
         sts_status = (sts or {}).get("status") or {}
         if changed and not first:
             self._set_status(pg, "Updating")
@@ -471,13 +473,5 @@ class ZalandoOperator(Controller):
         self.ctx.log.info("zalando: deleted cluster %s/%s", ns, name)
 
 
-def _ready(pod: Mapping[str, Any]) -> bool:
-    status = pod.get("status") or {}
-    return status.get("phase") == "Running" and any(
-        c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
-
-
 def _json_labels(labels: Mapping[str, str]) -> str:
-    import json
-
     return json.dumps(dict(labels), separators=(",", ":"))
