@@ -214,23 +214,25 @@ class Kube:
                     f'the server doesn\'t have a resource type "{kind}" in {api_version}',
                 ) from None
 
-    def has_kind(self, api_version: str, kind: str) -> bool:
+    def _served(self, api_version: str, kind: str) -> Any | None:
+        """The resource, or None when the server does not serve that kind (e.g. its CRD is not installed)."""
         try:
-            self.resource(api_version, kind)
-        except KubeError:
-            return False
-        return True
+            return self.resource(api_version, kind)
+        except KubeError as exc:
+            if exc.not_found:
+                return None
+            raise
+
+    def has_kind(self, api_version: str, kind: str) -> bool:
+        return self._served(api_version, kind) is not None
 
     # -- reads -----------------------------------------------------------------------------------------
 
     def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Obj | None:
         """The object as a dict, or None when it does not exist (or its kind is not served)."""
-        try:
-            res = self.resource(api_version, kind)
-        except KubeError as exc:
-            if exc.not_found:
-                return None
-            raise
+        res = self._served(api_version, kind)
+        if res is None:
+            return None
         try:
             found = res.get(name=name, namespace=namespace if res.namespaced else None,
                             _request_timeout=_REQUEST_TIMEOUT)
@@ -250,12 +252,9 @@ class Kube:
         fields: str | None = None,
     ) -> builtins.list[Obj]:
         """Objects of a kind (all namespaces when ``namespace`` is None); [] when the kind is not served."""
-        try:
-            res = self.resource(api_version, kind)
-        except KubeError as exc:
-            if exc.not_found:
-                return []
-            raise
+        res = self._served(api_version, kind)
+        if res is None:
+            return []
         try:
             found = res.get(
                 namespace=namespace if res.namespaced else None,
@@ -382,12 +381,9 @@ class Kube:
         *, propagation: str = "Background",
     ) -> bool:
         """Delete one object; False when it was already gone."""
-        try:
-            res = self.resource(api_version, kind)
-        except KubeError as exc:
-            if exc.not_found:
-                return False
-            raise
+        res = self._served(api_version, kind)
+        if res is None:
+            return False
         try:
             res.delete(name=name, namespace=namespace if res.namespaced else None,
                        propagation_policy=propagation, _request_timeout=_REQUEST_TIMEOUT)
