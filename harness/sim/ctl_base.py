@@ -12,7 +12,6 @@ import copy
 import datetime as dt
 import logging
 import random
-import string
 import threading
 import time
 import traceback
@@ -32,9 +31,13 @@ def now_iso() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# apimachinery's utilrand alphabet (no vowels, no 0/1/3): what real generated names are made of.
+NAME_SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+
+
 def random_suffix(length: int = 5) -> str:
-    """Lower-case alphanumerics, like the suffixes of generated pod names."""
-    return "".join(random.choices(string.ascii_lowercase + string.digits, k=length))
+    """A suffix like those of generated Job and pod names."""
+    return "".join(random.choices(NAME_SUFFIX_CHARS, k=length))
 
 
 def meta(obj: Mapping[str, Any]) -> dict[str, Any]:
