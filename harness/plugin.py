@@ -17,7 +17,6 @@ from harness.features import check_docstrings
 from harness.kube import ContextError
 from harness.targets import TARGETS, Clusters, Target, TargetError, TargetOptions, make_target
 
-FEATURES_DIR = Path(__file__).resolve().parent.parent / "features"
 _TARGET_KEY = pytest.StashKey[Target]()
 _FAILED_KEY = pytest.StashKey[bool]()
 
@@ -78,6 +77,12 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.cucumber_json_path = str(artifacts / "cucumber.json")
 
 
+def _features_dir(config: pytest.Config) -> Path:
+    """Where pytest-bdd looks for features (``bdd_features_base_dir``, relative to the rootdir)."""
+    base = config.getini("bdd_features_base_dir") or "features/"
+    return (config.rootpath / base).resolve()
+
+
 def _bdd_items(items: list[pytest.Item]) -> list[pytest.Item]:
     # Every pytest-bdd scenario test takes this fixture (its example row); nothing else does.
     return [i for i in items if "_pytest_bdd_example" in getattr(i, "fixturenames", ())]
@@ -87,7 +92,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     scenarios = _bdd_items(items)
     if not scenarios:
         return
-    problems = check_docstrings(sorted(FEATURES_DIR.glob("*.feature")))
+    problems = check_docstrings(sorted(_features_dir(config).rglob("*.feature")))
     if problems:
         raise pytest.UsageError("; ".join(problems))
     if config.getoption("plan") or config.getoption("collectonly"):
