@@ -20,6 +20,7 @@ step raises ``BootstrapError`` naming the step and the cause.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -442,9 +443,20 @@ def release_manifest_files(versions: Versions) -> list[PinnedFile]:
     ]
 
 
-def fetch_release_manifests(versions: Versions, cache_dir: Path, *, timeout: float = 120.0) -> ReleaseManifests:
-    """Download (or reuse) cert-manager's and Kratix's release manifests; digests checked where pinned."""
-    fetched = fetch_pinned(release_manifest_files(versions), cache_dir, timeout=timeout)
+# A directory holding cert-manager.yaml and kratix.yaml (air-gapped machines, CI caches, tests).
+RELEASES_MIRROR_ENV = "KRATIX_E2E_RELEASES_MIRROR"
+
+
+def fetch_release_manifests(versions: Versions, cache_dir: Path, *, timeout: float = 120.0,
+                            mirror: Path | None = None) -> ReleaseManifests:
+    """Download (or reuse) cert-manager's and Kratix's release manifests; digests checked where pinned.
+
+    ``mirror`` (default ``$KRATIX_E2E_RELEASES_MIRROR``): take them from that directory instead.
+    """
+    env_mirror = os.environ.get(RELEASES_MIRROR_ENV, "").strip()
+    mirror = mirror or (Path(env_mirror) if env_mirror else None)
+    fetched = fetch_pinned(release_manifest_files(versions), cache_dir, timeout=timeout, mirror=mirror,
+                           refresh=mirror is not None)
     return ReleaseManifests(cert_manager=fetched[0].dest, kratix=fetched[1].dest, kratix_sha256=fetched[1].sha256)
 
 

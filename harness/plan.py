@@ -325,6 +325,13 @@ def _kind_section(plan: Plan, options: TargetOptions, versions: Versions, files:
     if not options.single_cluster:
         clusters.append(KindCluster(WORKER, files.kind_worker_config))
 
+    fetch = plan.section("downloads (sha256-checked against versions.yaml; nothing else on disk changes)")
+    mirror = default_mirror()
+    if mirror is None:
+        fetch += [PlannedAction("url", url, note="unless cached") for url in planned_install_urls(versions)]
+    else:
+        fetch.append(PlannedAction("url", f"{mirror}/<file>", note="Kratix install files from the local mirror"))
+
     checks = plan.section("preflight (read-only)")
     checks += [PlannedAction("command", format_argv(argv)) for argv in (
         ["docker", "info", "--format", "{{.ServerVersion}}"], ["kind", "version"],
@@ -354,20 +361,18 @@ def _bootstrap_section(plan: Plan, options: TargetOptions, versions: Versions, f
     platform_ctx = "kind-platform"
     worker_ctx = platform_ctx if options.single_cluster else "kind-worker"
     destination = PLATFORM if options.single_cluster else WORKER
-    releases = REPO_ROOT / ".cache" / "upstream" / "releases"
-
-    fetch = plan.section("downloads (digest-checked where versions.yaml pins one)")
-    mirror = default_mirror()
-    if mirror is None:
-        fetch += [PlannedAction("url", url) for url in planned_install_urls(versions)]
-    else:
-        fetch.append(PlannedAction("url", f"{mirror}/<file>", note="Kratix install files from the local mirror"))
-    fetch += [PlannedAction("url", versions.cert_manager.manifest),
-              PlannedAction("url", versions.kratix.release_manifest,
-                            note="pinned by digest" if versions.kratix.release_manifest_sha256 else
-                            "a moving release: its digest is printed when fetched")]
+    releases = options.work_dir / "releases"
 
     install = plan.section("platform bootstrap (quick-start)")
+    if not options.single_cluster:
+        node = KindCluster(PLATFORM, Path()).control_plane
+        install.append(PlannedAction("command", format_argv(
+            ["docker", "inspect", "--format", "{{.NetworkSettings.Networks.kind.IPAddress}}", node]),
+            note="the platform address the worker's Flux reaches MinIO on"))
+    install += [PlannedAction("url", versions.cert_manager.manifest, note="unless already in the work dir"),
+                PlannedAction("url", versions.kratix.release_manifest,
+                              note="pinned by digest" if versions.kratix.release_manifest_sha256 else
+                              "a moving release: the installed digest is printed")]
     steps: list[tuple[str, Path, str]] = [
         (platform_ctx, releases / "cert-manager.yaml", versions.cert_manager.manifest),
         (platform_ctx, files.minio_install, "minio-install.yaml"),
@@ -383,6 +388,7 @@ def _bootstrap_section(plan: Plan, options: TargetOptions, versions: Versions, f
                                          f"{CERT_MANAGER_NAMESPACE} Available", PLATFORM, note="read-only"))
     install.append(PlannedAction("object", f"wait Deployment/{KRATIX_CONTROLLER} -n {KRATIX_NAMESPACE} Available "
                                  "(its webhook serves before any Kratix object)", PLATFORM, note="read-only"))
+
     _registration(install, options, files, worker_ctx, destination)
 
 

@@ -35,7 +35,7 @@ from harness.diagnostics_kind import collect_real_cluster_extras
 from harness.kind_images import ImageLoader, ImageOutcome
 from harness.kratix_install import InstallFiles, ensure_install_files, kind_host_ports
 from harness.kube import ContextError, Kube
-from harness.pinned import CACHE_ROOT, PinnedFetchError
+from harness.pinned import PinnedFetchError
 from harness.targets.base import Clusters, Target, TargetError, TargetOptions
 from harness.tools import ToolError, ToolNotFound, ToolTimeout, run
 from harness.versions import Versions, load_versions
@@ -310,10 +310,23 @@ class KindTarget(Target):
         return full_bootstrap(
             clusters, self.versions, self.install_files(),
             kubectl=Kubectl(self.kubeconfig_path),
-            cache_dir=CACHE_ROOT / "releases",
+            # Per run, next to its artifacts: the exact kratix.yaml this run installed stays inspectable.
+            cache_dir=self.options.work_dir / "releases",
             single_cluster=self.options.single_cluster,
+            platform_address=None if self.options.single_cluster else self.platform_address(),
             on_step=self._on_step,
         )
+
+    def platform_address(self) -> str | None:
+        """The platform node's address on Docker's ``kind`` network, read as quick-start reads it.
+
+        None when Docker does not say (the bootstrap then uses the node's InternalIP from the API).
+        """
+        node = KindCluster(PLATFORM, Path()).control_plane
+        result = run(["docker", "inspect", "--format", "{{.NetworkSettings.Networks.kind.IPAddress}}", node],
+                     timeout=_QUICK, check=False)
+        address = result.stdout.strip()
+        return address if result.exit_code == 0 and address and address != "<no value>" else None
 
     def _create_in_parallel(self, clusters: Sequence[KindCluster]) -> None:
         if not clusters:
@@ -501,3 +514,40 @@ def forget_created_cluster(state_path: Path, name: str) -> None:
     created = read_created_clusters(state_path)
     if created.pop(name, None) is not None:
         _write_state(state_path, created)
+
+
+def delete_recorded_clusters(state_path: Path, *, dry_run: bool = False,
+                             names: Sequence[str] = (PLATFORM, WORKER)) -> tuple[list[str], list[str]]:
+    """Delete the kind clusters this suite created (recorded in ``state_path``), never anyone else's.
+
+    Returns (lines saying what was deleted or would be, lines about clusters left alone and why).
+
+    Raises:
+        TargetError: a deletion failed (the message has the command and kind's error).
+    """
+    recorded = read_created_clusters(state_path)
+    existing = _kind_clusters()
+    done: list[str] = []
+    left: list[str] = []
+    for name in sorted(set(recorded) | (set(names) & existing)):
+        if name not in recorded:
+            left.append(f"left alone: kind cluster {name!r} was not created by this suite "
+                        f"(delete it yourself: kind delete cluster --name {name})")
+            continue
+        if name not in existing:
+            if not dry_run:
+                forget_created_cluster(state_path, name)
+            done.append(f"already gone: {name}")
+            continue
+        kubeconfig = recorded[name].get("kubeconfig")
+        argv = ["kind", "delete", "cluster", "--name", name] + (["--kubeconfig", kubeconfig] if kubeconfig else [])
+        if dry_run:
+            done.append(f"would run: {' '.join(argv)}")
+            continue
+        try:
+            run(argv, timeout=_DELETE_TIMEOUT)
+        except (ToolError, ToolTimeout) as exc:
+            raise TargetError(f"{str(exc).splitlines()[0]}{_stderr_tail(exc)}") from None
+        forget_created_cluster(state_path, name)
+        done.append(f"deleted: {name}")
+    return done, left

@@ -198,8 +198,11 @@ def kind(args: list[str]) -> int:
                     ports += [int(m["hostPort"]) for m in node.get("extraPortMappings") or []]
         with locked_state() as live:
             live.setdefault("kind", {}).setdefault("clusters", {})[name] = {"image": image}
-            live.setdefault("docker", {}).setdefault("containers", {})[f"{name}-control-plane"] = {
-                "running": True, "image": image, "ports": ports,
+            containers = live.setdefault("docker", {}).setdefault("containers", {})
+            # Docker hands out addresses on the kind network in creation order, from 172.18.0.2.
+            ip = f"172.18.0.{2 + len(containers)}"
+            containers[f"{name}-control-plane"] = {
+                "running": True, "image": image, "ports": ports, "ip": ip,
                 "labels": {"io.x-k8s.kind.cluster": name, "io.x-k8s.kind.role": "control-plane"},
             }
         write_kind_context(target, name, kind_state.get("servers", {}).get(name, "https://127.0.0.1:6443"))
@@ -278,11 +281,15 @@ def docker(args: list[str]) -> int:
             out(fmt.replace("{{.Names}}", cname).replace("{{.Ports}}", ports))
         return 0
     if args[:1] == ["inspect"]:
+        fmt = option(args, "--format", "-f")
         cname = args[1]
         info = containers.get(cname)
         if info is None:
-            out("[]")
+            out("" if fmt else "[]")
             raise Exit(1, f"Error: No such object: {cname}")
+        if fmt == "{{.NetworkSettings.Networks.kind.IPAddress}}":
+            out(info.get("ip", ""))
+            return 0
         out(json.dumps([{
             "Name": f"/{cname}",
             "State": {"Running": info.get("running", True), "Status": "running" if info.get("running") else "exited"},
