@@ -16,6 +16,7 @@ from harness import waits
 from harness.features import check_docstrings
 from harness.kube import ContextError
 from harness.targets import TARGETS, Clusters, Target, TargetError, TargetOptions, make_target
+from harness.versions import VersionsError, load_versions
 
 _TARGET_KEY = pytest.StashKey[Target]()
 _FAILED_KEY = pytest.StashKey[bool]()
@@ -47,6 +48,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="register the platform itself as the destination (one cluster)")
     group.addoption("--plan", action="store_true",
                     help="print every command, URL and object the selected features would create; run nothing")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Name the target and every pinned upstream version at the top of each run."""
+    lines = [f"kratix-workshop target: {config.getoption('target')}"
+             + (" (SIMULATED platform, not real clusters)" if config.getoption("target") == "sim" else "")]
+    try:
+        lines += [f"  {line}" for line in load_versions().header_lines()]
+    except VersionsError as exc:
+        lines.append(f"  versions.yaml unreadable: {exc}")
+    return lines
 
 
 def options_from(config: pytest.Config) -> TargetOptions:
