@@ -14,6 +14,7 @@ from harness.bootstrap import register_platform
 from harness.diagnostics_kind import collect_real_cluster_extras
 from harness.kind_images import ImageLoader, normalize_ref
 from harness.kratix_install import InstallFiles
+from harness.promise_edit import images as promise_images
 from harness.targets.base import TargetOptions
 from harness.targets.kind import KindTarget
 
@@ -21,13 +22,6 @@ from .conftest import KRATIX_CRDS, REPO, Standins, need_upstream
 from .simapi import KRATIX, SimClusters, sim_clusters
 
 PROMISE_CLEAN = REPO / "promises" / "promise-clean" / "promise.yaml"
-# In the order promise_edit.images lists them (resource workflows, then promise workflows).
-CLEAN_IMAGES = [
-    "kratix-workshop/postgresql-configure-pipeline:v0.2.0",
-    "kratix-workshop/security-scanner:v0.1.0",
-    "kratix-workshop/external-notifier:v0.1.0",
-    "kratix-workshop/postgresql-dependencies:v2.0.1",
-]
 
 
 def promise_clean() -> dict[str, Any]:
@@ -56,21 +50,26 @@ def test_images_are_built_and_loaded_once_then_skipped(standins: Standins) -> No
     need_upstream()  # the dependencies image carries the pinned Zalando files (mirror: ../shared)
     standins.add_cluster("platform", ports=[31337])
     loader = ImageLoader("platform", env={})
-    outcomes, foreign = loader.ensure_for_promise(promise_clean())
+    promise = promise_clean()
+    # Every image the Promise's pipelines name, in workflow order (all declared by promises/*/images.yaml).
+    clean_images = promise_images(promise)
+    assert "kratix-workshop/postgresql-configure-pipeline:v0.2.0" in clean_images
+    assert "kratix-workshop/postgresql-dependencies:v2.0.1" in clean_images
+    outcomes, foreign = loader.ensure_for_promise(promise)
     assert foreign == []
-    assert [o.ref for o in outcomes] == CLEAN_IMAGES
+    assert [o.ref for o in outcomes] == clean_images
     assert all(o.built and o.loaded for o in outcomes)
     builds = [a for a in standins.argvs("docker") if a[1] == "build"]
-    assert [a[a.index("--tag") + 1] for a in builds] == CLEAN_IMAGES
+    assert [a[a.index("--tag") + 1] for a in builds] == clean_images
     assert [a for a in standins.argvs("kind") if a[1] == "load"] == [
-        ["kind", "load", "docker-image", ref, "--name", "platform"] for ref in CLEAN_IMAGES]
+        ["kind", "load", "docker-image", ref, "--name", "platform"] for ref in clean_images]
     # Each image is loaded right after it is built: a promise's images are ready before it is applied.
     kinds = [("build" if a[0] == "docker" else "load") for a in changes(standins)]
-    assert kinds == ["build", "load"] * len(CLEAN_IMAGES)
+    assert kinds == ["build", "load"] * len(clean_images)
 
     before = len(changes(standins))
-    again, _ = loader.ensure_for_promise(promise_clean())
-    assert [(o.built, o.loaded, o.status) for o in again] == [(False, False, "ok")] * len(CLEAN_IMAGES)
+    again, _ = loader.ensure_for_promise(promise)
+    assert [(o.built, o.loaded, o.status) for o in again] == [(False, False, "ok")] * len(clean_images)
     assert len(changes(standins)) == before, "unchanged sources and node images: no build, no load"
     assert {o.image_id for o in again} == {o.image_id for o in outcomes}
 
