@@ -26,16 +26,16 @@ from typing import Any
 import yaml
 
 from harness import conditions
+from harness.bootstrap import KRATIX_NAMESPACE
+from harness.kratix_install import FLUX_KUSTOMIZE_API, FLUX_SOURCE_API, KRATIX_API
 from harness.kube import Kube, KubeError, Ref
 from harness.targets.base import Clusters
 from harness.tools import ToolError, ToolNotFound, ToolTimeout, run
 
-KRATIX_API = "platform.kratix.io/v1alpha1"
-KRATIX_NAMESPACE = "kratix-platform-system"
 CONTROLLER_LABELS = "control-plane=controller-manager"
 PIPELINE_LABELS = "app.kubernetes.io/managed-by=Kratix"
-FLUX_KINDS = (("source.toolkit.fluxcd.io/v1beta2", "Bucket"), ("source.toolkit.fluxcd.io/v1", "GitRepository"),
-              ("kustomize.toolkit.fluxcd.io/v1", "Kustomization"))
+FLUX_KINDS = ((FLUX_SOURCE_API, "Bucket"), ("source.toolkit.fluxcd.io/v1", "GitRepository"),
+              (FLUX_KUSTOMIZE_API, "Kustomization"))
 _ERROR_LINE = re.compile(r'\bERROR\b|"level":"error"')
 _MAX_ERROR_FINDINGS = 5
 _KIND_EXPORT_TIMEOUT = 300.0

@@ -41,16 +41,16 @@ from harness.kratix_install import (
     planned_install_urls,
 )
 from harness.kube import Ref
+from harness.platform_ops import PROMISES_DIR
 from harness.promise_edit import add_containers, load_promise
 from harness.promise_edit import images as promise_images
 from harness.schema import load_yaml_documents
 from harness.targets.base import TargetOptions
 from harness.targets.kind import PLATFORM, WORKER, KindCluster, KindCommands
 from harness.tools import format_argv
-from harness.versions import REPO_ROOT, Versions, load_versions
+from harness.versions import Versions, load_versions
 
 ActionKind = Literal["command", "url", "object"]
-PROMISES_DIR = REPO_ROOT / "promises"
 
 
 @dataclass(frozen=True)
