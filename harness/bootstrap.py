@@ -49,6 +49,7 @@ from harness.targets.base import Clusters
 from harness.tools import ToolError, ToolTimeout, run
 from harness.versions import Versions, load_versions
 from harness.waits import NotYet, TerminalFailure, WaitTimeout, wait_for
+from harness.worker_ops import wait_deployment_ready
 
 Obj = dict[str, Any]
 StepStatus = Literal["ok", "changed"]
@@ -181,18 +182,11 @@ class StepRunner:
 
 
 def wait_deployments_available(kube: Kube, namespace: str, names: Iterable[str], *, tier: str = "rollout") -> str:
-    """Wait until each Deployment has condition Available=True (``kubectl wait --for=condition=available``)."""
-    ready: list[str] = []
+    """Wait until each Deployment is ready (``kubectl wait --for=condition=available``); a pod that can never
+    start (image pull errors, CrashLoopBackOff) fails at once instead of at the timeout."""
+    ready = []
     for name in names:
-        def probe(name: str = name) -> None:
-            dep = kube.get("apps/v1", "Deployment", name, namespace)
-            if dep is None:
-                raise NotYet("not created yet")
-            if not conditions.condition_is(dep, "Available"):
-                raise NotYet(f"{conditions.deployment_summary(dep)}; {conditions.conditions_summary(dep)}")
-
-        wait_for(probe, what=f"Deployment/{name} -n {namespace} on {kube.name}", condition="condition=Available",
-                 tier=tier)
+        wait_deployment_ready(kube, name, namespace, tier=tier)
         ready.append(name)
     return f"{', '.join(ready)} available"
 

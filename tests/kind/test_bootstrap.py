@@ -88,7 +88,7 @@ def test_register_platform_creates_what_quick_start_does(sim: SimClusters, insta
     # Kratix objects only after the controller was seen available (kratix#557), state store before destination.
     log = sim.platform_api.request_log()
     controller_read = next(i for i, (m, p) in enumerate(log)
-                           if m == "GET" and p.endswith("/deployments/kratix-platform-controller-manager"))
+                           if m == "GET" and "/namespaces/kratix-platform-system/deployments" in p)
     assert controller_read < min(write_paths(sim.platform_api, "bucketstatestores"))
     assert max(write_paths(sim.platform_api, "bucketstatestores")) < min(write_paths(sim.platform_api, "destinations"))
     assert sim.seen == ["BucketStateStore/default", "Destination/worker-1", "canary"]
