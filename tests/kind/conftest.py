@@ -106,7 +106,7 @@ def standins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Standins:
         wrapper.chmod(0o755)
     s.user_kubeconfig.parent.mkdir(parents=True)
     s.user_kubeconfig.write_text(yaml.safe_dump(USER_KUBECONFIG, sort_keys=False))
-    s.update(docker={"running": True, "root_dir": str(tmp_path)}, kind={"create_delay": 0.4})
+    s.update(docker={"running": True, "root_dir": str(tmp_path)}, kind={"create_delay": 0.5})
     monkeypatch.setenv("PATH", f"{s.bin}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("STANDIN_DIR", str(s.dir))
     monkeypatch.setenv("HOME", str(s.home))
