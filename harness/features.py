@@ -81,3 +81,19 @@ def check_docstrings(paths: Iterable[Path]) -> list[str]:
                         problems.append(f"{path}:{line}: docstring is not valid YAML{row}: {exc.problem}")
                         break
     return problems
+
+
+def scenario_of(item: object) -> Any:
+    """The pytest-bdd scenario a collected test item runs, or None.
+
+    pytest-bdd 9 keeps it only in a registry keyed by the test function (older releases set
+    ``__scenario__``); if a release moves it, callers get None and fall back to whole features.
+    """
+    try:
+        from pytest_bdd.scenario import scenario_wrapper_template_registry as registry
+    except ImportError:
+        return None
+    try:
+        return registry.get(getattr(item, "obj", None))  # type: ignore[arg-type]
+    except TypeError:  # not weak-referenceable: not a scenario
+        return None

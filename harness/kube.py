@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -135,6 +136,7 @@ class Kube:
         self._discovery_cache = discovery_cache
         self._dynamic: DynamicClient | None = None
         self._lock = threading.Lock()
+        self._discovery_lock = threading.RLock()
         self.core = k8s_client.CoreV1Api(api_client)
 
     @classmethod
@@ -153,7 +155,8 @@ class Kube:
         Raises:
             ContextError: the context does not exist in the kubeconfig.
         """
-        path = str(kubeconfig) if kubeconfig else None
+        # Read $KUBECONFIG now: the client library captured it when it was first imported.
+        path = str(kubeconfig) if kubeconfig else os.path.expanduser(os.environ.get("KUBECONFIG") or "~/.kube/config")
         try:
             contexts, _ = k8s_config.list_kube_config_contexts(config_file=path)
         except (k8s_config.ConfigException, OSError) as exc:
@@ -202,12 +205,16 @@ class Kube:
         """The dynamic-client resource for a kind; re-discovers once if the kind is new (fresh CRD)."""
         for touched in TOUCH_LISTENERS:
             touched(self)
-        try:
-            return self.dynamic.resources.get(api_version=api_version, kind=kind)
-        except ResourceNotFoundError:
-            self.dynamic.resources.invalidate_cache()
+        dynamic = self.dynamic
+        # The dynamic client's discovery cache is not thread-safe (an invalidation under a concurrent
+        # lookup raises KeyError), and waits, watches and diagnostics share one adapter.
+        with self._discovery_lock:
             try:
-                return self.dynamic.resources.get(api_version=api_version, kind=kind)
+                return dynamic.resources.get(api_version=api_version, kind=kind)
+            except ResourceNotFoundError:
+                dynamic.resources.invalidate_cache()
+            try:
+                return dynamic.resources.get(api_version=api_version, kind=kind)
             except ResourceNotFoundError:
                 raise KubeError(
                     self.name, f"find {kind}.{api_version}", 404, "NotFound",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -282,9 +282,11 @@ def plan_step(state: PlanState, step: StepText) -> list[PlannedAction] | None:
     return None
 
 
-def _scenarios(feature_path: Path) -> Iterable[tuple[str, list[StepText]]]:
+def _scenarios(feature_path: Path, only: Collection[str] | None = None) -> Iterable[tuple[str, list[StepText]]]:
     feature = FeatureParser(str(feature_path.parent), feature_path.name).parse()
     for template in feature.scenarios.values():
+        if only is not None and template.name not in only:
+            continue
         for title, scenario in _rendered(template):
             steps = [StepText(s.type, s.name, s.docstring, _raw(s.datatable)) for s in scenario.steps]
             yield f"{feature.name}: {title}", steps
@@ -444,9 +446,11 @@ def build_plan(
     install_files: InstallFiles | None = None,
     catalog: Mapping[str, ImageSpec] | None = None,
     promises_dir: Path = PROMISES_DIR,
+    scenarios: Collection[str] | None = None,
 ) -> Plan:
     """The plan for running ``features`` on ``target_name`` (``kind``, ``existing`` or ``sim``); runs nothing.
 
+    ``scenarios``: only these scenario names (``-k`` selections); None plans every scenario of ``features``.
     ``install_files``: where the Kratix install files are (default: the fetch cache; files not there yet are
     summarised instead of listed object by object).
     """
@@ -475,7 +479,7 @@ def build_plan(
     state = PlanState(target=target_name, loader=loader, catalog=catalog if catalog is not None else
                       load_image_catalog(), promises_dir=promises_dir)
     for feature in features:
-        for title, steps in _scenarios(feature):
+        for title, steps in _scenarios(feature, scenarios):
             actions = plan.section(f"{feature.name} / {title}")
             for step in steps:
                 planned = plan_step(state, step)

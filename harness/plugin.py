@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 
 from harness import waits
-from harness.features import check_docstrings
+from harness.features import check_docstrings, scenario_of
+from harness.kratix_cli import plan_lines
 from harness.kube import ContextError
+from harness.plan import build_plan
 from harness.targets import TARGETS, Clusters, Target, TargetError, TargetOptions, make_target
 from harness.versions import VersionsError, load_versions
 
@@ -100,6 +102,7 @@ def _bdd_items(items: list[pytest.Item]) -> list[pytest.Item]:
     return [i for i in items if "_pytest_bdd_example" in getattr(i, "fixturenames", ())]
 
 
+@pytest.hookimpl(trylast=True)  # after -k/-m deselection: plan and preflight only what will run
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     scenarios = _bdd_items(items)
     if not scenarios:
@@ -107,7 +110,11 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     problems = check_docstrings(sorted(_features_dir(config).rglob("*.feature")))
     if problems:
         raise pytest.UsageError("; ".join(problems))
-    if config.getoption("plan") or config.getoption("collectonly"):
+    if config.getoption("plan"):
+        _print_plan(config, scenarios)
+        items[:] = []
+        pytest.exit("--plan: nothing was run", returncode=0)
+    if config.getoption("collectonly"):
         return
     try:
         target = make_target(config.getoption("target"), options_from(config))
@@ -115,6 +122,24 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     except (TargetError, ContextError) as exc:
         raise pytest.UsageError(f"target {config.getoption('target')}: {exc}") from None
     config.stash[_TARGET_KEY] = target
+
+
+def _print_plan(config: pytest.Config, scenarios: list[pytest.Item]) -> None:
+    """Print what the selected features would do on the chosen target, in order; run nothing."""
+    found = [scenario_of(item) for item in scenarios]
+    selected: set[str] | None = {s.name for s in found if s is not None}
+    features = sorted({Path(s.feature.filename) for s in found if s is not None})
+    if not features or None in found:  # pytest-bdd internals moved: plan every scenario of every feature
+        features, selected = sorted(_features_dir(config).rglob("*.feature")), None
+    plan = build_plan(features, config.getoption("target"), options_from(config), scenarios=selected)
+    if any(item.get_closest_marker("needs_cli") for item in scenarios):
+        plan.header.extend(plan_lines([]))
+    tr = config.pluginmanager.get_plugin("terminalreporter")
+    text = plan.render()
+    if tr is not None:
+        tr.write_line(text)
+    else:
+        print(text)
 
 
 def current_target(config: pytest.Config) -> Target | None:

@@ -7,24 +7,20 @@ inside a step would be reported as passed by pytest-bdd, so the decision is take
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pytest_bdd import given, parsers, then, when
 
 from harness import deps
 from harness import scaffold as sc
-from harness.kratix_cli import CliStatus, KratixCli, cli_status, find_cli, plan_lines, split_command
+from harness.kratix_cli import CliStatus, KratixCli, cli_status, find_cli, split_command
 from harness.tools import ToolResult
 from harness.versions import REPO_ROOT, load_versions
 
 NEEDS_CLI = "needs_cli"
 _STATUS = pytest.StashKey[CliStatus]()
-# The `kratix ...` commands quoted in step text, for --plan.
-_COMMAND_IN_STEP = re.compile(r'"(kratix [^"]+)"')
 
 
 def _status(config: pytest.Config) -> CliStatus:
@@ -43,37 +39,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip = pytest.mark.skip(reason=status.reason)
     for item in gated:
         item.add_marker(skip)
-
-
-def _scenario_of(item: pytest.Item) -> Any:
-    """The pytest-bdd scenario an item runs. pytest-bdd 9 keeps it only in a registry keyed by the test
-    function (the ``__scenario__`` attribute of older releases is gone); if that moves, --plan lists less."""
-    try:
-        from pytest_bdd.scenario import scenario_wrapper_template_registry as registry
-    except ImportError:
-        return None
-    try:
-        return registry.get(getattr(item, "obj", None))  # type: ignore[arg-type]
-    except TypeError:  # not weak-referenceable: not a scenario
-        return None
-
-
-def _cli_commands(items: list[pytest.Item]) -> list[str]:
-    commands: list[str] = []
-    for item in items:
-        scenario = _scenario_of(item)
-        if scenario is None or item.get_closest_marker(NEEDS_CLI) is None:
-            continue
-        for step in scenario.steps:
-            commands += [c for c in _COMMAND_IN_STEP.findall(step.name) if c not in commands]
-    return commands
-
-
-def pytest_report_collectionfinish(config: pytest.Config, start_path: Path, items: list[pytest.Item]) -> list[str]:
-    if not config.getoption("plan", default=False):
-        return []
-    commands = _cli_commands(items)
-    return plan_lines(commands) if commands else []
 
 
 # Given
