@@ -11,6 +11,7 @@ import builtins
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -444,6 +445,10 @@ class Kube:
         """
         if seconds <= 0:
             return
+        if seconds < 1:
+            # Watches time out in whole seconds; a short pause is cheaper as a plain sleep.
+            time.sleep(seconds)
+            return
         try:
             res = self.resource(api_version, kind)
             listing = res.get(namespace=namespace if res.namespaced else None, label_selector=selector(labels),
@@ -454,8 +459,6 @@ class Kube:
                 return
         except (KubeError, ApiException, urllib3.exceptions.HTTPError, OSError):
             # The kind may not exist yet (CRD pending) or the watch broke: fall back to sleeping.
-            import time
-
             time.sleep(min(seconds, 0.5))
 
     # -- helpers ---------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pytest_bdd import given
 
-from harness.bootstrap_check import assert_platform_ready
+from harness.bootstrap import verify_platform
 from harness.targets import Clusters
 
 # Given
@@ -12,4 +12,6 @@ from harness.targets import Clusters
 
 @given("a Kratix platform cluster with a worker cluster registered as a destination")
 def _(clusters: Clusters) -> None:
-    assert_platform_ready(clusters)
+    # The target's setup waited for all of this; each scenario re-checks it cheaply, so a platform
+    # broken between scenarios (or by hand, while rehearsing) is named before anything else runs.
+    verify_platform(clusters)

@@ -25,6 +25,9 @@ from harness.targets.base import Clusters, Target, TargetError, TargetOptions
 
 # Waits on the simulated platform need seconds, not minutes: a hang should fail fast.
 DEFAULT_SIM_SCALE = 0.2
+# Simulated delays (pods starting, operators reacting) at half the "realistic-but-fast" defaults: every
+# wait still sees objects pass through their intermediate states, in half the time.
+SIM_SPEED = float(os.environ.get("KRATIX_E2E_SIM_SPEED", "0.5"))
 # Test hook: JSON naming what should go wrong, e.g.
 # {"fail_container": [{"image": "img:tag", "exit_code": 3}], "never_ready": [{"cluster": "worker", "pod": "x-0"}],
 #  "unpullable": ["img:tag"]}. Used by tests/sim/test_failures.py to break the platform on purpose.
@@ -83,7 +86,7 @@ class SimTarget(Target):
         if workdir.exists():
             shutil.rmtree(workdir)
         workdir.mkdir(parents=True)
-        self.platform = SimPlatform(workdir, kratix_crds=crds, faults=self._faults)
+        self.platform = SimPlatform(workdir, kratix_crds=crds, faults=self._faults, speed=SIM_SPEED)
         endpoints = self.platform.start()
         platform = Kube.connect(name="platform", context=endpoints.platform_context, kubeconfig=endpoints.kubeconfig,
                                 discovery_cache=workdir / "discovery-platform.json")
