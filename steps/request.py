@@ -11,7 +11,7 @@ from pytest_bdd import parsers, then, when
 from harness import platform_ops as ops
 from harness.docs.recorder import DocsRecorder
 from harness.kube import KubeError, Ref
-from harness.promise_edit import parse_manifests
+from harness.promise_edit import api_coordinates, parse_manifests
 from harness.targets import Clusters
 
 
@@ -70,6 +70,16 @@ def _(docstring: str, clusters: Clusters) -> Submission:
     except KubeError as exc:
         return Submission(manifest, error=exc)
     return Submission(manifest, stored=stored)
+
+
+@when(parsers.parse('the platform user deletes the request "{name}" of the promise "{promise}"'))
+def _(name: str, promise: str, clusters: Clusters) -> None:
+    installed = ops.get_promise(clusters.platform, promise)
+    if installed is None:
+        # No Promise, no API: a request of it cannot exist (deleting the Promise deleted its requests).
+        return
+    api_version, kind, _ = api_coordinates(installed)
+    ops.delete_request(clusters.platform, Ref(api_version, kind, name, "default"))
 
 
 # Then

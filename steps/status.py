@@ -13,7 +13,6 @@ from pytest_bdd import given, parsers, then, when
 from harness import conditions as cond
 from harness import platform_ops as ops
 from harness.kube import Ref
-from harness.promise_edit import api_coordinates
 from harness.status_history import StatusHistory, start_history
 from harness.targets import Clusters
 from harness.waits import NotYet, wait_for
@@ -45,16 +44,6 @@ def _dig(obj: Any, path: str) -> Any:
       target_fixture="promise_history")
 def _(name: str, clusters: Clusters) -> StatusHistory:
     return start_history(clusters.platform, ops.PROMISE_API, "Promise", name)
-
-
-@when(parsers.parse('the platform user deletes the request "{name}" of the promise "{promise}"'))
-def _(name: str, promise: str, clusters: Clusters) -> None:
-    installed = ops.get_promise(clusters.platform, promise)
-    if installed is None:
-        # No Promise, no API: a request of it cannot exist (deleting the Promise deleted its requests).
-        return
-    api_version, kind, _ = api_coordinates(installed)
-    ops.delete_request(clusters.platform, Ref(api_version, kind, name, "default"))
 
 
 # Then
