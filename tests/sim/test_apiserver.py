@@ -37,31 +37,6 @@ WIDGET_CRD = {
 }
 
 
-@pytest.fixture(scope="module")
-def server():
-    with SimApiServer("platform") as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def api(server, tmp_path_factory):
-    path = tmp_path_factory.mktemp("kube") / "config"
-    write_kubeconfig(path, {"sim-platform": server.url})
-    return kubernetes.config.new_client_from_config(config_file=str(path), context="sim-platform")
-
-
-@pytest.fixture(scope="module")
-def core(api):
-    return kubernetes.client.CoreV1Api(api)
-
-
-@pytest.fixture
-def namespace(core):
-    # One fresh namespace per test keeps the module-wide server's state from leaking between tests.
-    made = core.create_namespace({"metadata": {"generateName": "t-"}})
-    return made.metadata.name
-
-
 def _status(error: ApiException) -> dict:
     return yaml.safe_load(error.body)
 

@@ -15,29 +15,6 @@ from harness.sim.apiserver import SimApiServer, write_kubeconfig
 pytestmark = pytest.mark.sim
 
 
-@pytest.fixture(scope="module")
-def server():
-    with SimApiServer("watch") as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def api(server, tmp_path_factory):
-    path = tmp_path_factory.mktemp("kube") / "config"
-    write_kubeconfig(path, {"sim-platform": server.url})
-    return kubernetes.config.new_client_from_config(config_file=str(path), context="sim-platform")
-
-
-@pytest.fixture(scope="module")
-def core(api):
-    return kubernetes.client.CoreV1Api(api)
-
-
-@pytest.fixture
-def namespace(core):
-    return core.create_namespace({"metadata": {"generateName": "w-"}}).metadata.name
-
-
 def _later(action, delay: float = 0.2) -> threading.Thread:
     thread = threading.Thread(target=lambda: (time.sleep(delay), action()), daemon=True)
     thread.start()
