@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.deps import DEP_SETS, ensure, load_dep_set
-from harness.schema import ManifestError, load_yaml_document
+from harness.manifests import ManifestError, load_yaml_document
 from harness.tools import run
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.manifests import load_yaml_documents
 from harness.pinned import CACHE_ROOT, fetch_pinned, files_of
-from harness.schema import load_yaml_documents
 from harness.versions import REPO_ROOT, Versions, load_versions
 
 Obj = dict[str, Any]

@@ -22,7 +22,7 @@ from typing import Any
 
 from harness.deps import ensure, load_dep_set
 from harness.images import ImageNotFound, ImageSpec, find_image
-from harness.schema import ManifestError, load_yaml_document
+from harness.manifests import ManifestError, load_yaml_document
 from harness.tools import run
 
 __all__ = [

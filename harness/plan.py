@@ -41,10 +41,10 @@ from harness.kratix_install import (
     planned_install_urls,
 )
 from harness.kube import Ref
+from harness.manifests import load_yaml_documents
 from harness.platform_ops import PROMISES_DIR
 from harness.promise_edit import add_containers, load_promise
 from harness.promise_edit import images as promise_images
-from harness.schema import load_yaml_documents
 from harness.targets.base import TargetOptions
 from harness.targets.kind import PLATFORM, WORKER, KindCluster, KindCommands
 from harness.tools import format_argv

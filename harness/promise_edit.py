@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
+from harness.manifests import ManifestError, load_yaml_documents
 
 Obj = dict[str, Any]
 
@@ -24,36 +24,9 @@ class PromiseEditError(ValueError):
     """The Promise does not have the pipeline or container an edit names."""
 
 
-class ManifestError(ValueError):
-    """A manifest file does not parse; the message names the file and line."""
-
-
-def load_manifests(path: Path) -> list[Obj]:
-    """All YAML documents in a file, skipping empty ones; errors name the file and line."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ManifestError(f"{path}: cannot read: {exc.strerror}") from None
-    return parse_manifests(text, source=str(path))
-
-
-def parse_manifests(text: str, *, source: str = "<text>") -> list[Obj]:
-    """Parse YAML documents; errors say ``source:line:column: problem``."""
-    try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        raise ManifestError(f"{where}: invalid YAML: {exc.problem or exc}") from None
-    for i, doc in enumerate(docs):
-        if not isinstance(doc, dict):
-            raise ManifestError(f"{source}: document {i + 1} is a {type(doc).__name__}, not a mapping")
-    return docs
-
-
 def load_promise(path: Path) -> Obj:
     """The single Promise in a promise.yaml."""
-    promises = [d for d in load_manifests(path) if d.get("kind") == "Promise"]
+    promises = [d for d in load_yaml_documents(path) if d.get("kind") == "Promise"]
     if len(promises) != 1:
         raise ManifestError(f"{path}: expected exactly one Promise, found {len(promises)}")
     return promises[0]

@@ -28,9 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.promise_edit import ACTIONS, LIFECYCLES, ManifestError, load_promise, pipelines
-from harness.schema import ManifestError as SchemaManifestError
-from harness.schema import load_yaml_document
+from harness.manifests import ManifestError, load_yaml_document
+from harness.promise_edit import ACTIONS, LIFECYCLES, load_promise, pipelines
 
 PROMISE_FILE = "promise.yaml"
 EXAMPLE_FILE = "example-resource.yaml"
@@ -130,7 +129,7 @@ def _promise(root: Path) -> Obj:
 def _document(path: Path) -> Obj:
     try:
         return load_yaml_document(path)
-    except SchemaManifestError as exc:
+    except ManifestError as exc:
         raise ScaffoldError(str(exc)) from None
 
 

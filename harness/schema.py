@@ -19,11 +19,11 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
+
+from harness.manifests import ManifestError
 
 # OpenAPI keywords copied through unchanged (their meaning is the same in JSON Schema draft 4).
 _PASSTHROUGH = (
@@ -50,10 +50,6 @@ _ROOT_FIELDS: dict[str, Any] = {
 }
 
 
-class ManifestError(ValueError):
-    """A manifest file that cannot be read or parsed; the message names the file (and line when known)."""
-
-
 @dataclass(frozen=True)
 class SchemaViolation:
     """One validation failure, with a Kubernetes-style field path (``spec.users.zalando[0]``)."""
@@ -63,43 +59,6 @@ class SchemaViolation:
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message
-
-
-def load_yaml_documents(path: Path) -> list[dict[str, Any]]:
-    """Read every non-empty YAML document of ``path``.
-
-    Raises:
-        ManifestError: the file is missing, does not parse (message: ``file:line:column: problem``), or holds
-            a document that is not a mapping.
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ManifestError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        docs = list(yaml.safe_load_all(text))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise ManifestError(f"{where}: invalid YAML: {exc.problem or exc.context}") from None
-    except yaml.YAMLError as exc:
-        raise ManifestError(f"{path}: invalid YAML: {exc}") from None
-    result: list[dict[str, Any]] = []
-    for index, doc in enumerate(docs):
-        if doc is None:
-            continue
-        if not isinstance(doc, dict):
-            raise ManifestError(f"{path}: document {index + 1} is a {type(doc).__name__}, not a mapping")
-        result.append(doc)
-    return result
-
-
-def load_yaml_document(path: Path) -> dict[str, Any]:
-    """Read a file that must hold exactly one YAML document (a mapping)."""
-    docs = load_yaml_documents(path)
-    if len(docs) != 1:
-        raise ManifestError(f"{path}: expected one YAML document, found {len(docs)}")
-    return docs[0]
 
 
 def crd_version_schema(crd: Mapping[str, Any], version: str | None = None) -> dict[str, Any]:

@@ -11,7 +11,8 @@ from pytest_bdd import parsers, then, when
 from harness import platform_ops as ops
 from harness.docs.recorder import DocsRecorder
 from harness.kube import KubeError, Ref
-from harness.promise_edit import api_coordinates, parse_manifests
+from harness.manifests import parse_yaml_documents
+from harness.promise_edit import api_coordinates
 from harness.targets import Clusters
 
 
@@ -25,7 +26,7 @@ class Submission:
 
 
 def _one_manifest(docstring: str) -> dict[str, Any]:
-    docs = parse_manifests(docstring, source="step docstring")
+    docs = parse_yaml_documents(docstring, source="step docstring")
     assert len(docs) == 1, f"expected one manifest in the step's docstring, got {len(docs)}"
     return docs[0]
 

@@ -20,7 +20,8 @@ from harness.kratix_install import (
     render_destination,
     render_gitops_resources,
 )
-from harness.schema import CrdValidator, load_yaml_document, load_yaml_documents
+from harness.manifests import load_yaml_document, load_yaml_documents
+from harness.schema import CrdValidator
 
 from .conftest import KRATIX_CRDS, need_upstream
 

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
+from harness.manifests import load_yaml_document, load_yaml_documents
 from harness.pipeline_local import LocalRun, run_container_locally
-from harness.schema import CrdValidator, load_yaml_document, load_yaml_documents
+from harness.schema import CrdValidator
 
 REPO = Path(__file__).resolve().parents[2]
 PROMISES = REPO / "promises"

@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from harness.images import ImageSpec, find_image
+from harness.manifests import load_yaml_documents
 from harness.pipeline_local import ImageNotFound, run_container_locally
-from harness.schema import load_yaml_documents
 from tests.promises.conftest import (
     ZALANDO,
     PipelineDirs,

@@ -11,8 +11,9 @@ import pytest
 import yaml
 
 from harness.images import default_base_image, images_for_promise, load_image_catalog, pipeline_containers
+from harness.manifests import ManifestError, load_yaml_documents
 from harness.promise_edit import containers
-from harness.schema import CrdValidator, ManifestError, load_yaml_documents
+from harness.schema import CrdValidator
 from tests.promises.conftest import (
     PROMISE_DIRS,
     PROMISES,

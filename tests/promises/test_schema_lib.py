@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from harness.schema import CrdValidator, ManifestError, apply_defaults, load_yaml_document, load_yaml_documents
+from harness.manifests import ManifestError, load_yaml_document, load_yaml_documents
+from harness.schema import CrdValidator, apply_defaults
 
 SCHEMA: dict[str, Any] = {
     "type": "object",

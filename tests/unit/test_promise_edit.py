@@ -4,15 +4,14 @@ import copy
 
 import pytest
 
+from harness.manifests import ManifestError, parse_yaml_documents
 from harness.promise_edit import (
-    ManifestError,
     PromiseEditError,
     add_containers,
     api_coordinates,
     containers,
     images,
     load_promise,
-    parse_manifests,
     swap_image,
 )
 
@@ -98,7 +97,7 @@ def test_malformed_yaml_names_file_and_line(tmp_path):
     with pytest.raises(ManifestError, match=r"promise\.yaml:\d+:\d+: invalid YAML"):
         load_promise(path)
     with pytest.raises(ManifestError, match="document 1 is a list"):
-        parse_manifests("- a\n- b\n", source="x")
+        parse_yaml_documents("- a\n- b\n", source="x")
     path.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
     with pytest.raises(ManifestError, match="expected exactly one Promise, found 0"):
         load_promise(path)
