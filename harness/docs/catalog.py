@@ -300,9 +300,14 @@ def yaml_sources(page: Page, commands: list[ShellCommand]) -> list[YamlSource]:
     return [source for _, source in sorted(sources, key=lambda s: s[0])]
 
 
-def build_catalog(page: Page, fetcher: Fetcher | None = None) -> Catalog:
-    """Collect the page's definitions and objects (fetching ``kubectl apply -f URL`` targets with ``fetcher``)."""
-    catalog = Catalog(commands=page_commands(page))
+def build_catalog(
+    page: Page, fetcher: Fetcher | None = None, commands: list[ShellCommand] | None = None
+) -> Catalog:
+    """Collect the page's definitions and objects (fetching ``kubectl apply -f URL`` targets with ``fetcher``).
+
+    ``commands`` are the page's commands when the caller has already split them (``page_commands(page)``).
+    """
+    catalog = Catalog(commands=page_commands(page) if commands is None else commands)
 
     def add(objects: list[PageObject], file: str | None, line: int) -> None:
         for obj in objects:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.docs.catalog import Catalog, build_catalog
+from harness.docs.catalog import Catalog, YamlSource, build_catalog, yaml_sources
 from harness.docs.fetch import Fetcher
 from harness.docs.findings import Finding, Severity
 from harness.docs.model import Page
@@ -83,11 +83,12 @@ class LintContext:
     fetcher: Fetcher | None = None
     _catalog: Catalog | None = field(default=None, repr=False)
     _commands: list[ShellCommand] | None = field(default=None, repr=False)
+    _yaml_sources: list[YamlSource] | None = field(default=None, repr=False)
 
     @property
     def catalog(self) -> Catalog:
         if self._catalog is None:
-            self._catalog = build_catalog(self.page, self.fetcher)
+            self._catalog = build_catalog(self.page, self.fetcher, self.commands)
         return self._catalog
 
     @property
@@ -95,6 +96,13 @@ class LintContext:
         if self._commands is None:
             self._commands = page_commands(self.page)
         return self._commands
+
+    @property
+    def yaml_sources(self) -> list[YamlSource]:
+        # Parsed once per page: several rules (YAML001-003, IMG001-002) walk the same YAML.
+        if self._yaml_sources is None:
+            self._yaml_sources = yaml_sources(self.page, self.commands)
+        return self._yaml_sources
 
 
 def make_context(page: Page, options: LintOptions | None = None) -> LintContext:

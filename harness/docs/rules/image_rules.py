@@ -7,7 +7,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.docs.catalog import yaml_sources
 from harness.docs.findings import Severity
 from harness.docs.images import InvalidReference, parse_image
 from harness.docs.lint import Hit, LintContext, rule
@@ -90,7 +89,7 @@ def command_images(argv: Sequence[str]) -> list[str]:
 
 def image_uses(ctx: LintContext) -> Iterator[ImageUse]:
     """Every image reference on the page with its page line."""
-    for source in yaml_sources(ctx.page, ctx.commands):
+    for source in ctx.yaml_sources:
         yield from _yaml_images(source.docs)
     for command in ctx.commands:
         for text in command_images(command.argv):

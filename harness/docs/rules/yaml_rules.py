@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from harness.docs.catalog import yaml_sources
 from harness.docs.findings import Severity
 from harness.docs.lint import Hit, LintContext, rule
 from harness.docs.yamldocs import YamlDoc, YamlProblem
@@ -12,7 +11,7 @@ from harness.docs.yamldocs import YamlDoc, YamlProblem
 
 def _page_yaml(ctx: LintContext) -> Iterator[tuple[str, list[YamlDoc], YamlProblem | None]]:
     """(what, documents, problem) for every YAML block and every here-document read as YAML."""
-    for source in yaml_sources(ctx.page, ctx.commands):
+    for source in ctx.yaml_sources:
         yield source.what, source.docs, source.problem
 
 
