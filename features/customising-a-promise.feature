@@ -141,6 +141,8 @@ Feature: Customising a Promise (workshop Part 3)
     Then the request "sizes" is reconciled with the message "Resource requested"
     And the Zalando cluster "acid-sizes-postgresql" is Running on the worker with <instances> instances
     And every volume claim of the Zalando cluster "acid-sizes-postgresql" is bound with <volume>
+    When the platform user deletes the request "sizes" of the promise "postgresql"
+    Then the Zalando cluster "acid-sizes-postgresql" and its pods and volume claims are gone from the worker
 
     Examples:
       | size   | instances | volume |

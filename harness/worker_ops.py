@@ -10,7 +10,7 @@ from typing import Any
 
 from harness import conditions as cond
 from harness.kube import Kube
-from harness.waits import NotYet, TerminalFailure, wait_for
+from harness.waits import NotYet, TerminalFailure, wait_for, wait_until_gone
 
 ZALANDO_API = "acid.zalan.do/v1"
 ZALANDO_KIND = "postgresql"
@@ -134,6 +134,23 @@ def wait_zalando_running(kube: Kube, cluster: str, namespace: str = "default", *
     wanted = "Running" + (f" with {instances} ready pods" if instances is not None else "")
     return wait_for(lambda: _zalando_probe(kube, cluster, namespace, instances),
                     what=f"postgresql/{cluster} -n {namespace} on {kube.name}", condition=wanted, tier=tier,
+                    sleep=lambda s: kube.wake_on_change("v1", "Pod", namespace, seconds=s))
+
+
+def wait_zalando_gone(kube: Kube, cluster: str, namespace: str = "default", tier: str = "delete") -> None:
+    """Wait until a Zalando cluster, its pods and its volume claims are all gone (the operator deletes the
+    claims with the cluster; a leftover claim would hand the next cluster of that name an old volume)."""
+
+    def leftovers() -> list[str]:
+        found = []
+        if kube.get(ZALANDO_API, ZALANDO_KIND, cluster, namespace) is not None:
+            found.append(f"postgresql/{cluster}")
+        pods = kube.list("v1", "Pod", namespace, labels=spilo_labels(cluster))
+        found += [f"Pod/{p['metadata']['name']}" for p in pods]
+        found += [f"PersistentVolumeClaim/{c['metadata']['name']}" for c in zalando_claims(kube, cluster, namespace)]
+        return found
+
+    wait_until_gone(leftovers, what=f"Zalando cluster {cluster} -n {namespace} on {kube.name}", tier=tier,
                     sleep=lambda s: kube.wake_on_change("v1", "Pod", namespace, seconds=s))
 
 

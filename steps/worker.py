@@ -59,3 +59,8 @@ def _(cluster: str, size: str, clusters: Clusters) -> None:
         w.wait_pvc_bound(clusters.worker, name, size)
     labelled = sorted(c["metadata"]["name"] for c in w.zalando_claims(clusters.worker, cluster))
     assert labelled == sorted(names), f"claims labelled for {cluster}: {labelled}, expected {sorted(names)}"
+
+
+@then(parsers.parse('the Zalando cluster "{cluster}" and its pods and volume claims are gone from the worker'))
+def _(cluster: str, clusters: Clusters) -> None:
+    w.wait_zalando_gone(clusters.worker, cluster)
