@@ -23,7 +23,14 @@ from harness.docs.model import BlockRole, CodeBlock, OutputSpan, Page
 from harness.docs.recorder import Event, StepRecord
 from harness.docs.report import Check
 from harness.docs.shapes import KUBECTL_RESULT
-from harness.docs.shell import PLACEHOLDER, ShellCommand, block_commands, placeholder_pattern, stdin_line_numbers
+from harness.docs.shell import (
+    PLACEHOLDER,
+    ShellCommand,
+    block_commands,
+    command_of,
+    placeholder_pattern,
+    stdin_line_numbers,
+)
 from harness.docs.tables import Row, Table, compare_tables, parse_table, render_objects
 from harness.docs.yamldocs import YamlDoc, load_documents
 
@@ -457,8 +464,8 @@ def _outputs(page: Page, block: CodeBlock) -> list[OutputSpan]:
 def _resource_hint(page: Page, span: OutputSpan) -> str | None:
     for pair in page.pairs:
         if pair.output.line == span.line:
-            commands = [c for c in block_commands(pair.command) if c.line <= pair.command_line]
-            call = parse_kubectl(commands[-1].argv) if commands else None
+            command = command_of(pair)
+            call = parse_kubectl(command.argv) if command else None
             if call is not None and call.resources():
                 return call.resources()[0].type
     return None

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from harness.docs.blocks import heredoc_delimiters
-from harness.docs.model import BlockRole, CodeBlock, Page
+from harness.docs.model import BlockRole, CodeBlock, Page, Pair
 from harness.docs.shapes import strip_prompt
 
 PLACEHOLDER = re.compile(r"<(?P<name>[A-Za-z][\w.:-]*)>")
@@ -184,6 +184,12 @@ def block_commands(block: CodeBlock) -> list[ShellCommand]:
     if block.role is not BlockRole.COMMAND:
         return []
     return split_commands(block.command_lines, block.command_line_numbers, block.index)
+
+
+def command_of(pair: Pair) -> ShellCommand | None:
+    """The command whose output ``pair`` shows (the last one starting at or before its command line)."""
+    commands = [c for c in block_commands(pair.command) if c.line <= pair.command_line]
+    return commands[-1] if commands else None
 
 
 def page_commands(page: Page) -> list[ShellCommand]:

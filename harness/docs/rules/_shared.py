@@ -1,4 +1,4 @@
-"""Views of a page several rules share: the command an output belongs to, the tables shown per type."""
+"""Views of a page several rules share: reserved hosts, canonical kubectl types, the tables shown per type."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from harness.docs.kubectl import KubectlCall, builtin_type, parse_kubectl
 from harness.docs.lint import LintContext
 from harness.docs.model import Pair
-from harness.docs.shell import ShellCommand, block_commands
+from harness.docs.shell import command_of
 from harness.docs.tables import Table, parse_table
 
 # RFC 2606 / RFC 6761 reserved names: never a real destination.
@@ -20,12 +20,6 @@ def is_reserved_host(host: str, *, localhost: bool = False) -> bool:
     """True for an example/test/invalid domain (and ``localhost`` when asked: a link to it is a placeholder)."""
     host = host.split(":")[0].lower().rstrip(".")
     return bool(_RESERVED_HOST.search(host)) or (localhost and (host == "localhost" or host.endswith(".localhost")))
-
-
-def command_of(pair: Pair) -> ShellCommand | None:
-    """The command whose output ``pair`` shows (the last one starting at or before its command line)."""
-    commands = [c for c in block_commands(pair.command) if c.line <= pair.command_line]
-    return commands[-1] if commands else None
 
 
 def canonical_type(resource: str, group: str | None, ctx: LintContext) -> str:

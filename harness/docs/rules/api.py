@@ -9,9 +9,9 @@ from harness.docs.catalog import ApiDefinition, Catalog, PageObject
 from harness.docs.findings import Severity
 from harness.docs.kubectl import builtin_kind, builtin_type, parse_kubectl
 from harness.docs.lint import Hit, LintContext, rule
-from harness.docs.rules._shared import command_of, shown_tables
+from harness.docs.rules._shared import shown_tables
 from harness.docs.shapes import KUBECTL_RESULT
-from harness.docs.shell import ShellCommand
+from harness.docs.shell import ShellCommand, command_of
 
 
 def _where(definition: ApiDefinition) -> str:
