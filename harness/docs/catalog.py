@@ -300,9 +300,7 @@ def yaml_sources(page: Page, commands: list[ShellCommand]) -> list[YamlSource]:
     return [source for _, source in sorted(sources, key=lambda s: s[0])]
 
 
-def build_catalog(
-    page: Page, fetcher: Fetcher | None = None, commands: list[ShellCommand] | None = None
-) -> Catalog:
+def build_catalog(page: Page, fetcher: Fetcher | None = None, commands: list[ShellCommand] | None = None) -> Catalog:
     """Collect the page's definitions and objects (fetching ``kubectl apply -f URL`` targets with ``fetcher``).
 
     ``commands`` are the page's commands when the caller has already split them (``page_commands(page)``).
@@ -334,11 +332,14 @@ def build_catalog(
         if definition is not None:
             last_cli = definition
             catalog.definitions.append(definition)
-            promise_doc = YamlDoc(_promise_from_definition(definition), item.line)
-            catalog.objects.append(PageObject(promise_doc, definition.origin, item.block_index, "promise.yaml"))
-            catalog.files.setdefault("promise.yaml", []).append(
-                (item.line, [PageObject(promise_doc, definition.origin, item.block_index, "promise.yaml")])
+            promise = PageObject(
+                YamlDoc(_promise_from_definition(definition), item.line),
+                definition.origin,
+                item.block_index,
+                "promise.yaml",
             )
+            catalog.objects.append(promise)
+            catalog.files.setdefault("promise.yaml", []).append((item.line, [promise]))
             if item.argv[1:3] == ("init", "promise"):
                 example = YamlDoc(
                     {
@@ -353,40 +354,47 @@ def build_catalog(
                 )
             continue
         if item.stdin is not None and item.program == "cat" and item.writes:
-            numbers = stdin_line_numbers(page, item)
-            docs, _problem = load_documents(item.stdin, numbers, item.stdin_line or item.line)
-            origin = f"the here-document at line {item.stdin_line or item.line}"
             name = item.writes[-1].rsplit("/", 1)[-1]
-            add([PageObject(d, origin, item.block_index, name) for d in docs if d.is_manifest], name, item.line)
+            docs, origin = _heredoc_manifests(page, item)
+            add([PageObject(d, origin, item.block_index, name) for d in docs], name, item.line)
             continue
         curl = parse_curl(item.argv)
         if curl is not None and fetcher is not None and curl.output and curl.output != "-":
+            name = curl.output.rsplit("/", 1)[-1]
             for url in curl.urls:
-                result = fetcher.get(url)
-                catalog.fetched[url] = result
-                if result.ok and not result.looks_like_html:
-                    docs, _problem = load_documents(result.text, (), item.line)
-                    pinned = [YamlDoc(d.data, item.line) for d in docs if d.is_manifest]
-                    name = curl.output.rsplit("/", 1)[-1]
+                fetched = _fetch_manifests(fetcher, catalog, url, item.line)
+                if fetched is not None:
                     catalog.files.setdefault(name, []).append(
-                        (item.line, [PageObject(d, url, item.block_index, name) for d in pinned])
+                        (item.line, [PageObject(d, url, item.block_index, name) for d in fetched])
                     )
         call = parse_kubectl(item.argv)
         if call is None:
             continue
         if item.stdin is not None and "-" in call.filenames:
-            numbers = stdin_line_numbers(page, item)
-            docs, _problem = load_documents(item.stdin, numbers, item.stdin_line or item.line)
-            origin = f"the here-document at line {item.stdin_line or item.line}"
-            add([PageObject(d, origin, item.block_index) for d in docs if d.is_manifest], None, item.line)
+            docs, origin = _heredoc_manifests(page, item)
+            add([PageObject(d, origin, item.block_index) for d in docs], None, item.line)
         if fetcher is not None and call.verb in {"apply", "create", "replace"}:
             for url in call.filenames:
                 if url.startswith(("http://", "https://")):
-                    result = fetcher.get(url)
-                    catalog.fetched[url] = result
-                    if result.ok and not result.looks_like_html:
-                        docs, _problem = load_documents(result.text, (), item.line)
-                        # Fetched documents have no page lines: they are reported at the command's line.
-                        pinned = [YamlDoc(d.data, item.line) for d in docs if d.is_manifest]
-                        add([PageObject(d, url, item.block_index) for d in pinned], None, item.line)
+                    fetched = _fetch_manifests(fetcher, catalog, url, item.line)
+                    add([PageObject(d, url, item.block_index) for d in fetched or []], None, item.line)
     return catalog
+
+
+def _heredoc_manifests(page: Page, command: ShellCommand) -> tuple[list[YamlDoc], str]:
+    """The manifests in the here-document ``command`` reads, and where it is on the page (for messages)."""
+    assert command.stdin is not None
+    start = command.stdin_line or command.line
+    docs, _problem = load_documents(command.stdin, stdin_line_numbers(page, command), start)
+    return [d for d in docs if d.is_manifest], f"the here-document at line {start}"
+
+
+def _fetch_manifests(fetcher: Fetcher, catalog: Catalog, url: str, line: int) -> list[YamlDoc] | None:
+    """The manifests at ``url`` (None when it gave no usable answer); the answer is kept in ``catalog.fetched``."""
+    result = fetcher.get(url)
+    catalog.fetched[url] = result
+    if not result.ok or result.looks_like_html:
+        return None
+    docs, _problem = load_documents(result.text, (), line)
+    # Fetched documents have no page lines: they are reported at the command's line.
+    return [YamlDoc(d.data, line) for d in docs if d.is_manifest]
