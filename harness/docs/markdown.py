@@ -407,8 +407,8 @@ def parse_markdown(text: str, source: str, path: Path | None = None) -> Page:
         closed = _ADMONITION_CLOSE.match(line)
         if closed and state.admonitions:
             _flush_paragraph(state)
-            _colons, kind, _title, start = state.admonitions.pop()
-            page.admonitions.append(Admonition(kind, title, start, lineno))
+            _colons, kind, opened_title, start = state.admonitions.pop()
+            page.admonitions.append(Admonition(kind, opened_title, start, lineno))
             i += 1
             continue
         if _scan_import(state, line, lineno):

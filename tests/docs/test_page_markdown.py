@@ -102,6 +102,15 @@ def test_command_block_pairs_with_output_block_after_an_admonition(page):
     assert pair.command_line == line_of(MODEL, "kubectl apply \\")
 
 
+def test_nested_admonitions_keep_their_own_titles():
+    text = ":::note Outer\n\n:::tip Inner\nbody\n:::\n\n:::\n"
+    page = parse_page(text, "nested.md")
+    assert [(a.kind, a.title, a.line, a.end_line) for a in page.admonitions] == [
+        ("tip", "Inner", 3, 5),
+        ("note", "Outer", 1, 7),
+    ]
+
+
 def test_admonitions_imports_jsx_and_links(page):
     assert [(a.kind, a.title, a.line) for a in page.admonitions] == [("note", "Watch out", line_of(MODEL, ":::note"))]
     assert [(i.names, i.source, i.line) for i in page.imports] == [
