@@ -113,7 +113,6 @@ def ensure(dep: DepSet, *, mirror: Path | None = None, cache_root: Path = CACHE_
     Raises:
         DepsError: a mirror file is missing, a download failed, or a digest differs (nothing is written).
     """
-    target = cache_dir(dep, cache_root)
-    if not verify_dir(dep, target):
-        return target
-    return fetch(dep, target, mirror=mirror_for(dep, mirror))
+    # fetch_pinned keeps every cached file whose digest matches and reads no source for it, so a complete
+    # cache is used as it is (a broken or absent mirror is not even read).
+    return fetch(dep, cache_dir(dep, cache_root), mirror=mirror_for(dep, mirror))
