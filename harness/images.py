@@ -26,6 +26,7 @@ from typing import Any
 
 from harness.deps import DEP_SETS, ensure, load_dep_set
 from harness.manifests import ManifestError, load_yaml_document
+from harness.promise_edit import ACTIONS, pipelines
 from harness.tools import run
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -124,10 +125,9 @@ def find_image(ref: str, root: Path | None = None) -> ImageSpec:
 
 def pipeline_containers(promise: Mapping[str, Any]) -> Iterator[PipelineContainer]:
     """Every container of every pipeline in a Promise document, in workflow order."""
-    workflows = (promise.get("spec") or {}).get("workflows") or {}
     for workflow in ("promise", "resource"):
-        for action in ("configure", "delete"):
-            for pipeline in (workflows.get(workflow) or {}).get(action) or []:
+        for action in ACTIONS:
+            for pipeline in pipelines(promise, workflow, action):
                 name = (pipeline.get("metadata") or {}).get("name", "")
                 for container in (pipeline.get("spec") or {}).get("containers") or []:
                     yield PipelineContainer(
