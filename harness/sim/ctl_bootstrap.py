@@ -12,9 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from harness.kube import Kube, KubeError
+from harness.manifests import ManifestError, load_yaml_documents
 from harness.sim.ctl_base import Obj
 from harness.sim.ctl_kratix_pipeline import PIPELINE_ADAPTER_IMG
 
@@ -44,13 +43,12 @@ def load_kratix_crds(directory: Path) -> list[Obj]:
     crds: list[Obj] = []
     for path in sorted(directory.glob("*.yaml")):
         try:
-            docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
-        except yaml.YAMLError as exc:
-            raise BootstrapError(f"{path}: not YAML: {' '.join(str(exc).split())}") from None
+            docs = load_yaml_documents(path)
+        except ManifestError as exc:
+            raise BootstrapError(str(exc)) from None
         for doc in docs:
-            if not isinstance(doc, dict) or doc.get("kind") != "CustomResourceDefinition":
-                raise BootstrapError(f"{path}: expected a CustomResourceDefinition, found "
-                                     f"{doc.get('kind') if isinstance(doc, dict) else type(doc).__name__}")
+            if doc.get("kind") != "CustomResourceDefinition":
+                raise BootstrapError(f"{path}: expected a CustomResourceDefinition, found {doc.get('kind')}")
             crds.append(doc)
     names = {(c.get("metadata") or {}).get("name") for c in crds}
     if len(names) != KRATIX_CRD_COUNT or not all(str(n).endswith(".platform.kratix.io") for n in names):
