@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.tools import mask_argv
+
 
 @dataclass(frozen=True)
 class StepKey:
@@ -95,10 +97,14 @@ class DocsRecorder:
         self._current.events.append(event)
 
     def ran(self, argv: Sequence[str]) -> None:
-        """The step ran ``argv`` (or made the API calls this kubectl command stands for)."""
+        """The step ran ``argv`` (or made the API calls this kubectl command stands for).
+
+        Secret values (``--token X``, ``--from-literal=k=v`` ...) are masked as ``harness.tools`` masks them:
+        the argv ends up in drift reports and ``recorded-steps.json``.
+        """
         if isinstance(argv, str):
             raise TypeError("docs_recorder.ran() takes an argument list, not a shell string")
-        self._add(Event("ran", argv=tuple(str(a) for a in argv)))
+        self._add(Event("ran", argv=tuple(mask_argv([str(a) for a in argv]))))
 
     def applied(self, manifest: Mapping[str, Any], context: str) -> None:
         """The step applied ``manifest`` to the cluster ``context`` (platform, worker, a kube context)."""

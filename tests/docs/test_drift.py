@@ -330,3 +330,16 @@ def test_recorder_attributes_events_to_the_current_step_and_null_recorder_is_ine
     null.observed("table", Table(("NAME",), ()))
     assert null.records == []
     assert not null.enabled
+
+
+def test_recorder_masks_secret_values_in_the_commands_it_keeps():
+    recorder = DocsRecorder()
+    recorder.begin_step(StepKey("f", "s", "a secret is created"))
+    recorder.ran(["kubectl", "create", "secret", "generic", "db", "--from-literal=password=hunter2"])
+    recorder.ran(["kratix", "login", "--token", "abc123"])
+    recorder.end_step("passed")
+    (record,) = recorder.records
+    assert record.ran() == [
+        ("kubectl", "create", "secret", "generic", "db", "--from-literal=***"),
+        ("kratix", "login", "--token", "***"),
+    ]
