@@ -24,7 +24,8 @@ DELETED = "(deleted)"
 UNSET = "(unset)"
 
 
-def _dig(obj: Any, path: str) -> Any:
+def field_value(obj: Any, path: str) -> Any:
+    """The value at dotted ``path`` (``status.status``) of ``obj``; None when any part is missing."""
     for part in path.split("."):
         obj = obj.get(part) if isinstance(obj, dict) else None
     return obj
@@ -60,7 +61,7 @@ class StatusHistory:
         if event == "DELETED":
             value = DELETED
         else:
-            found = _dig(obj, self.field_path)
+            found = field_value(obj, self.field_path)
             value = UNSET if found is None else str(found)
         if not self.values or self.values[-1] != value:
             self.values.append(value)

@@ -13,7 +13,7 @@ from pytest_bdd import given, parsers, then, when
 from harness import conditions as cond
 from harness import platform_ops as ops
 from harness.kube import Ref
-from harness.status_history import StatusHistory, start_history
+from harness.status_history import StatusHistory, field_value, start_history
 from harness.targets import Clusters
 from harness.waits import NotYet, wait_for
 
@@ -25,12 +25,6 @@ def _request(name: str, resource_request: dict[str, Any], clusters: Clusters) ->
     if obj is None:
         raise NotYet(f"{ref} not found")
     return ref, obj
-
-
-def _dig(obj: Any, path: str) -> Any:
-    for part in path.split("."):
-        obj = obj.get(part) if isinstance(obj, dict) else None
-    return obj
 
 
 # When
@@ -71,7 +65,7 @@ def _(name: str, type_: str, status: str, resource_request: dict[str, Any], clus
 def _(name: str, key: str, value: str, resource_request: dict[str, Any], clusters: Clusters) -> None:
     def probe() -> None:
         _, obj = _request(name, resource_request, clusters)
-        found = _dig(obj.get("status") or {}, key)
+        found = field_value(obj.get("status") or {}, key)
         if found is None or str(found) != value:
             raise NotYet(f"status.{key} is {found!r}; status: {obj.get('status')}")
 
