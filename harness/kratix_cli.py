@@ -17,7 +17,6 @@ the previous binary as it was.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import platform
@@ -29,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.pinned import PinnedFetchError, PinnedFile, fetch_pinned
+from harness.pinned import PinnedFetchError, PinnedFile, fetch_pinned, sha256_hex
 from harness.tools import ToolError, ToolNotFound, ToolResult, ToolTimeout, run, which
 from harness.versions import REPO_ROOT, Versions, load_versions
 
@@ -346,7 +345,7 @@ def install_cli(
         data = _fetch(name, f"{base}/{name}", expected, mirror, timeout)
     except CliInstallError as exc:
         raise CliInstallError(f"{exc}; nothing installed") from None
-    actual = hashlib.sha256(data).hexdigest()
+    actual = sha256_hex(data)
 
     if expected is None:
         sums = checksums_name(pinned_version)
