@@ -84,13 +84,6 @@ def owned_by(obj: Mapping[str, Any], owner_uid: str) -> bool:
     return any(ref.get("uid") == owner_uid for ref in (obj.get("metadata") or {}).get("ownerReferences") or [])
 
 
-def get_condition(obj: Mapping[str, Any], type_: str) -> dict[str, Any] | None:
-    for cond in (obj.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == type_:
-            return dict(cond)
-    return None
-
-
 def set_condition(
     conditions: list[dict[str, Any]], type_: str, status: str, reason: str, message: str,
     *, observed_generation: int | None = None,

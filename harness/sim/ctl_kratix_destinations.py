@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from harness.conditions import condition_is
 from harness.kube import Kube
 from harness.sim.bucket import BucketMissing
 from harness.sim.ctl_base import (
@@ -25,7 +26,6 @@ from harness.sim.ctl_base import (
     Obj,
     SimContext,
     deleting,
-    get_condition,
     labels_of,
     meta,
     name_of,
@@ -150,7 +150,7 @@ class DestinationController(Controller):
         if store is None:
             self._destination_status(dest, False, "StateStoreNotFound", f"{label}: not found")
             return
-        if (get_condition(store, "Ready") or {}).get("status") != "True":
+        if not condition_is(store, "Ready"):
             self._destination_status(dest, False, "StateStoreNotReady", f"{label}: state store is not ready")
             return
         init = (spec.get("initWorkloads") or {}).get("enabled", True)

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from harness.conditions import condition_is
 from harness.kube import Kube
 from harness.sim.bucket import BucketMissing
 from harness.sim.ctl_base import (
@@ -29,7 +30,6 @@ from harness.sim.ctl_base import (
     Obj,
     SimContext,
     deleting,
-    get_condition,
     labels_of,
     meta,
     name_of,
@@ -295,7 +295,7 @@ class WorkController(Controller):
     def _work_status(self, work: Obj, groups: list[Any], unscheduled: list[str], placements: list[Obj]) -> None:
         status = work.get("status") or {}
         conditions = list(status.get("conditions") or [])
-        written = all(_cond_true(wp, "WriteSucceeded") for wp in placements)
+        written = all(condition_is(wp, "WriteSucceeded") for wp in placements)
         if unscheduled:
             message = f"No matching destination found for workloadGroups: [{','.join(unscheduled)}]"
             conditions = set_condition(conditions, "ScheduleSucceeded", "False", "UnscheduledWorkloads", message)
@@ -317,7 +317,7 @@ class WorkController(Controller):
         for gid in unscheduled:
             self.events.event(work, "Normal", "NoMatchingDestination",
                               f"waiting for a destination with labels for workloadGroup: {gid}")
-        if not unscheduled and written and (get_condition(work, "Ready") or {}).get("status") != "True":
+        if not unscheduled and written and not condition_is(work, "Ready"):
             self.events.event(work, "Normal", "AllWorkplacementsScheduled", "All workplacements scheduled successfully")
         self.works.remember(self.kube.patch(API, "Work", name_of(work), {"status": new}, ns_of(work),
                                             subresource="status"))
@@ -399,10 +399,6 @@ class WorkController(Controller):
                                                  subresource="status"))
 
 
-def _cond_true(obj: Mapping[str, Any], type_: str) -> bool:
-    return (get_condition(obj, type_) or {}).get("status") == "True"
-
-
 def work_ready(work: Mapping[str, Any]) -> bool:
     """A Work is ready when every workload group is placed and written."""
-    return _cond_true(work, "Ready")
+    return condition_is(work, "Ready")

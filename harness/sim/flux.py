@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from harness.conditions import condition_is
 from harness.kube import Kube, KubeError
 from harness.sim.bucket import BucketMissing
 from harness.sim.ctl_base import (
@@ -25,7 +26,6 @@ from harness.sim.ctl_base import (
     Obj,
     SimContext,
     deleting,
-    get_condition,
     meta,
     name_of,
     now_iso,
@@ -204,15 +204,13 @@ class Flux(Controller):
             fail("ArtifactFailed", f"Source '{src_kind}/{src_ns}/{src_name}' not found")
             return
         artifact = (src.get("status") or {}).get("artifact") or {}
-        src_ready = get_condition(src, "Ready") or {}
-        if src_ready.get("status") != "True" or not artifact.get("revision"):
+        if not condition_is(src, "Ready") or not artifact.get("revision"):
             fail("ArtifactFailed", f"Source artifact not found, retrying in {spec.get('retryInterval') or '30s'}")
             return
         for dep in spec.get("dependsOn") or []:
             dep_ns = dep.get("namespace") or FLUX_NS
             other = self.kustomizations.get(str(dep.get("name")), dep_ns)
-            ready = get_condition(other, "Ready") if other is not None else None
-            if other is None or ready is None or ready.get("status") != "True":
+            if other is None or not condition_is(other, "Ready"):
                 fail("DependencyNotReady", f"dependency '{dep_ns}/{dep.get('name')}' is not ready")
                 return
         revision = str(artifact["revision"])

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.conditions import condition_is
 from harness.kube import Kube, KubeError
 from harness.sim.ctl_base import (
     Controller,
@@ -32,7 +33,6 @@ from harness.sim.ctl_base import (
     Obj,
     SimContext,
     deleting,
-    get_condition,
     labels_of,
     meta,
     name_of,
@@ -302,7 +302,7 @@ class KratixController(Controller):
             body = {**crd, "metadata": {**crd["metadata"], "resourceVersion": meta(existing).get("resourceVersion")}}
             self.crds.remember(self.kube.replace(body))
             self._applied_crds[crd_name] = desired
-        if (get_condition(existing, "Established") or {}).get("status") != "True":
+        if not condition_is(existing, "Established"):
             return False
         promise_name = name_of(promise)
         kind = str(((crd.get("spec") or {}).get("names") or {}).get("kind"))

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from harness.conditions import pod_ready
+from harness.conditions import condition_is, pod_ready
 from harness.kube import Kube
 from harness.sim.ctl_base import (
     Controller,
@@ -30,7 +30,6 @@ from harness.sim.ctl_base import (
     Obj,
     SimContext,
     deleting,
-    get_condition,
     labels_of,
     name_of,
     ns_of,
@@ -182,7 +181,7 @@ class ZalandoOperator(Controller):
 
     def _crd_established(self) -> bool:
         crd = self.crds.get(PG_CRD)
-        return crd is not None and (get_condition(crd, "Established") or {}).get("status") == "True"
+        return crd is not None and condition_is(crd, "Established")
 
     def _operator(self) -> Obj | None:
         for dep in self.deployments.items():
