@@ -84,6 +84,15 @@ def owned_by(obj: Mapping[str, Any], owner_uid: str) -> bool:
     return any(ref.get("uid") == owner_uid for ref in (obj.get("metadata") or {}).get("ownerReferences") or [])
 
 
+def has_ready_replica(dep: Mapping[str, Any] | None) -> bool:
+    """Whether a controller's Deployment has a pod running, so the controller it stands for acts.
+
+    One ready replica is enough (not :func:`harness.conditions.deployment_ready`): a real controller keeps
+    working while its Deployment rolls out or is scaled up.
+    """
+    return dep is not None and int(((dep.get("status") or {}).get("readyReplicas")) or 0) >= 1
+
+
 def set_condition(
     conditions: list[dict[str, Any]], type_: str, status: str, reason: str, message: str,
     *, observed_generation: int | None = None,

@@ -26,6 +26,7 @@ from harness.sim.ctl_base import (
     Obj,
     SimContext,
     deleting,
+    has_ready_replica,
     meta,
     name_of,
     now_iso,
@@ -115,9 +116,7 @@ class Flux(Controller):
         self._applied: dict[str, tuple[str, float]] = {}
 
     def _controller_ready(self, name: str) -> bool:
-        dep = self.deployments.get(name, FLUX_NS)
-        status = (dep or {}).get("status") or {}
-        return dep is not None and int(status.get("readyReplicas") or 0) >= 1
+        return has_ready_replica(self.deployments.get(name, FLUX_NS))
 
     def reconcile(self) -> None:
         if self._controller_ready("source-controller"):

@@ -33,6 +33,7 @@ from harness.sim.ctl_base import (
     Obj,
     SimContext,
     deleting,
+    has_ready_replica,
     labels_of,
     meta,
     name_of,
@@ -219,8 +220,7 @@ class KratixController(Controller):
 
     def manager_ready(self) -> bool:
         """The simulated Kratix only acts while its Deployment is Available, as the real one would."""
-        dep = self.system_deployments.get(MANAGER, SYSTEM_NS)
-        return dep is not None and int(((dep.get("status") or {}).get("readyReplicas")) or 0) >= 1
+        return has_ready_replica(self.system_deployments.get(MANAGER, SYSTEM_NS))
 
     def reconcile(self) -> None:
         if not self.manager_ready():

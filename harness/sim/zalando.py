@@ -30,6 +30,7 @@ from harness.sim.ctl_base import (
     Obj,
     SimContext,
     deleting,
+    has_ready_replica,
     labels_of,
     name_of,
     ns_of,
@@ -185,8 +186,7 @@ class ZalandoOperator(Controller):
 
     def _operator(self) -> Obj | None:
         for dep in self.deployments.items():
-            status = dep.get("status") or {}
-            if name_of(dep) == OPERATOR and not deleting(dep) and int(status.get("readyReplicas") or 0) >= 1:
+            if name_of(dep) == OPERATOR and not deleting(dep) and has_ready_replica(dep):
                 return dep
         return None
 
