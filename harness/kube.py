@@ -260,9 +260,24 @@ class Kube:
         fields: str | None = None,
     ) -> builtins.list[Obj]:
         """Objects of a kind (all namespaces when ``namespace`` is None); [] when the kind is not served."""
+        return self.list_with_version(api_version, kind, namespace, labels=labels, fields=fields)[0]
+
+    def list_with_version(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        labels: Mapping[str, str] | str | None = None,
+        fields: str | None = None,
+    ) -> tuple[builtins.list[Obj], str]:
+        """Objects of a kind and the list's resourceVersion: where a watch for changes after it starts.
+
+        The resourceVersion is "" when the kind is not served.
+        """
         res = self._served(api_version, kind)
         if res is None:
-            return []
+            return [], ""
         try:
             found = res.get(
                 namespace=namespace if res.namespaced else None,
@@ -272,11 +287,12 @@ class Kube:
             )
         except ApiException as exc:
             raise self._error(f"list {kind}", exc) from None
-        items = _to_dict(found).get("items") or []
+        listed = _to_dict(found)
+        items = listed.get("items") or []
         for item in items:  # list items come without apiVersion/kind
             item.setdefault("apiVersion", api_version)
             item.setdefault("kind", kind)
-        return list(items)
+        return list(items), str((listed.get("metadata") or {}).get("resourceVersion") or "")
 
     def logs(
         self,
@@ -450,10 +466,10 @@ class Kube:
             time.sleep(seconds)
             return
         try:
-            res = self.resource(api_version, kind)
-            listing = res.get(namespace=namespace if res.namespaced else None, label_selector=selector(labels),
-                              _request_timeout=_REQUEST_TIMEOUT)
-            rv = (_to_dict(listing).get("metadata") or {}).get("resourceVersion")
+            _, rv = self.list_with_version(api_version, kind, namespace, labels=labels)
+            if not rv:  # the kind is not served yet (CRD pending): nothing to watch
+                time.sleep(min(seconds, 0.5))
+                return
             for _ in self.watch(api_version, kind, namespace, labels=labels, timeout=seconds,
                                 resource_version=rv):
                 return

@@ -13,9 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubernetes.client.exceptions import ApiException
-
-from harness.kube import Kube, KubeError
+from harness.kube import Kube
 from harness.waits import timeout_for
 
 # Recorded when the watched object is deleted, so a delete-and-recreate shows in the history.
@@ -97,16 +95,10 @@ def start_history(kube: Kube, api_version: str, kind: str, name: str, namespace:
                   field_path: str = "status.status") -> StatusHistory:
     """Begin recording ``field_path`` of one object from now on (its current value, if it exists, first)."""
     res = kube.resource(api_version, kind)
-    # The adapter's list() returns items only; the list's own resourceVersion is where the watch must start.
-    try:
-        listing = res.get(namespace=namespace if res.namespaced else None)
-    except ApiException as exc:
-        raise KubeError(kube.name, f"list {kind}", int(exc.status or 0), str(exc.reason or ""),
-                        str(exc.body or exc)) from None
-    listed = listing.to_dict() if hasattr(listing, "to_dict") else dict(listing)
+    items, version = kube.list_with_version(api_version, kind, namespace)
     history = StatusHistory(kube, api_version, kind, name, namespace if res.namespaced else None, field_path,
-                            str((listed.get("metadata") or {}).get("resourceVersion") or ""))
-    for item in listed.get("items") or []:
+                            version)
+    for item in items:
         if (item.get("metadata") or {}).get("name") == name:
             history._record("EXISTING", item)
     return history
