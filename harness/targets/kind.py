@@ -272,11 +272,13 @@ class KindTarget(Target):
 
         to_create = [c for c in wanted if c.name not in self.found or self.options.recreate]
         reuse = [c for c in wanted if c not in to_create]
+        kubes: dict[str, Kube] = {}
         try:
             # Reused clusters first: a broken one stops the run before anything is created.
             for cluster in reuse:
                 self._export_kubeconfig(cluster)
-                self._connect(cluster).ping()
+                kubes[cluster.name] = self._connect(cluster)
+                kubes[cluster.name].ping()
                 self.reused.append(cluster.name)
             for cluster in to_create:
                 if cluster.name in self.found:
@@ -293,14 +295,14 @@ class KindTarget(Target):
             if self.options.use_default_kubeconfig:
                 self._restore_context(previous_context)
 
-        platform = self._connect(wanted[0])
-        worker = self._connect(wanted[1]) if len(wanted) > 1 else platform
-        for kube in {id(k): k for k in (platform, worker)}.values():
+        for cluster in to_create:  # reused ones were connected and answered above
             try:
-                kube.ping()
+                kubes[cluster.name] = self._connect(cluster)
+                kubes[cluster.name].ping()
             except ContextError as exc:
                 raise TargetError(str(exc)) from None
-        self.clusters = Clusters(platform=platform, worker=worker, kubeconfig=self.kubeconfig_path)
+        platform = kubes[PLATFORM]
+        self.clusters = Clusters(platform=platform, worker=kubes.get(WORKER, platform), kubeconfig=self.kubeconfig_path)
         self.bootstrap_outcomes = self._run_bootstrap(self.clusters)
         return self.clusters
 
