@@ -353,6 +353,8 @@ class Controller:
     def __init__(self, ctx: SimContext) -> None:
         self.ctx = ctx
         self.wake = threading.Event()
+        # The informers this controller owns; whoever runs the controller starts and stops them.
+        self.informers: list[Informer] = []
         self._thread = threading.Thread(target=self._run, name=f"ctl-{self.name}", daemon=True)
 
     def watch(self, *informers: Informer) -> None:

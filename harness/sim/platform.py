@@ -163,7 +163,7 @@ class SimPlatform:
         self._kratix = KratixController(self.ctx, connect("platform", PLATFORM_CONTEXT, "kratix"),
                                         set_log=self.platform_api.set_pod_log, workdir=self.workdir)
         for controller in (*kubelets, flux, zalando):
-            self._informers.extend(controller.informers)  # type: ignore[attr-defined]
+            self._informers.extend(controller.informers)
             self._controllers.append(controller)
         for informer in self._informers:
             informer.start()
