@@ -11,6 +11,7 @@ from kubernetes.dynamic import DynamicClient
 
 from harness.sim.api_store import Store
 from harness.sim.apiserver import SimApiServer, write_kubeconfig
+from harness.waits import NotYet, wait_for
 
 pytestmark = pytest.mark.sim
 
@@ -154,10 +155,12 @@ def test_stop_does_not_hang_on_open_watches(tmp_path):
         ended.set()
 
     threading.Thread(target=watch_forever, daemon=True).start()
-    deadline = time.monotonic() + 5
-    while not any(p == "/api/v1/namespaces/default/pods" for _, p in srv.request_log()):
-        assert time.monotonic() < deadline, "the watch never reached the server"
-        time.sleep(0.02)
+
+    def watch_arrived() -> None:
+        if not any(p == "/api/v1/namespaces/default/pods" for _, p in srv.request_log()):
+            raise NotYet("no request for /api/v1/namespaces/default/pods yet")
+
+    wait_for(watch_arrived, what="the pod watch on the emulated server", condition="received", tier=5, poll=0.02)
     began = time.monotonic()
     srv.stop()
     assert time.monotonic() - began < 3

@@ -11,6 +11,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 
 from harness.sim.apiserver import SimApiServer, write_kubeconfig
+from harness.waits import NotYet, wait_for
 
 pytestmark = pytest.mark.sim
 
@@ -34,14 +35,14 @@ def namespace(core):
 
 
 def _eventually(check, timeout: float = 3.0):
-    deadline = time.monotonic() + timeout
-    while True:
+    """Retry ``check`` until its assertions hold (garbage collection runs in the background)."""
+    def probe():
         try:
             return check()
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
+        except AssertionError as exc:
+            raise NotYet(str(exc) or "assertion failed") from None
+
+    return wait_for(probe, what="garbage collection", condition="assertions hold", tier=timeout, poll=0.02)
 
 
 def _gone(read) -> None:
