@@ -22,6 +22,7 @@ from typing import Any, Literal
 import yaml
 from pytest_bdd.parser import FeatureParser, ScenarioTemplate
 
+from harness import preflight
 from harness.bootstrap import (
     CERT_MANAGER_DEPLOYMENTS,
     CERT_MANAGER_NAMESPACE,
@@ -46,7 +47,15 @@ from harness.platform_ops import PROMISES_DIR
 from harness.promise_edit import add_containers, load_promise
 from harness.promise_edit import images as promise_images
 from harness.targets.base import TargetOptions
-from harness.targets.kind import PLATFORM, WORKER, KindCluster, KindCommands
+from harness.targets.kind import (
+    PLATFORM,
+    WORKER,
+    KindCluster,
+    KindCommands,
+    create_kubeconfig,
+    harness_kubeconfig,
+    managed_clusters,
+)
 from harness.tools import format_argv
 from harness.versions import Versions, load_versions
 
@@ -321,11 +330,8 @@ def _manifest_objects(path: Path, cluster: str, origin: str) -> list[PlannedActi
 
 
 def _kind_section(plan: Plan, options: TargetOptions, versions: Versions, files: InstallFiles) -> None:
-    kubeconfig = None if options.use_default_kubeconfig else options.work_dir / "kubeconfig"
-    commands = KindCommands(kubeconfig, versions.kind.node_image)
-    clusters = [KindCluster(PLATFORM, files.kind_platform_config)]
-    if not options.single_cluster:
-        clusters.append(KindCluster(WORKER, files.kind_worker_config))
+    commands = KindCommands(harness_kubeconfig(options), versions.kind.node_image)
+    clusters = managed_clusters(files, single_cluster=options.single_cluster)
 
     fetch = plan.section("downloads (sha256-checked against versions.yaml; nothing else on disk changes)")
     mirror = default_mirror()
@@ -336,12 +342,12 @@ def _kind_section(plan: Plan, options: TargetOptions, versions: Versions, files:
 
     checks = plan.section("preflight (read-only)")
     checks += [PlannedAction("command", format_argv(argv)) for argv in (
-        ["docker", "info", "--format", "{{.ServerVersion}}"], ["kind", "version"],
-        ["kubectl", "version", "--client", "-o", "json"], commands.get_clusters())]
+        preflight.DOCKER_INFO_ARGV, preflight.KIND_VERSION_ARGV, preflight.KUBECTL_CLIENT_ARGV,
+        commands.get_clusters())]
     checks += [PlannedAction("command", format_argv(commands.inspect(c)), note="if the cluster exists")
                for c in clusters]
-    checks += [PlannedAction("command", format_argv(["docker", "ps", "--format", "{{.Names}}|{{.Ports}}"])),
-               PlannedAction("command", format_argv(["docker", "info", "--format", "{{.DockerRootDir}}"]))]
+    checks += [PlannedAction("command", format_argv(argv))
+               for argv in (preflight.DOCKER_PORTS_ARGV, preflight.DOCKER_ROOT_ARGV)]
 
     create = plan.section("clusters")
     if options.use_default_kubeconfig:
@@ -349,7 +355,7 @@ def _kind_section(plan: Plan, options: TargetOptions, versions: Versions, files:
     if options.recreate:
         create += [PlannedAction("command", format_argv(commands.delete(c)), note="--recreate, if it exists")
                    for c in clusters]
-    create += [PlannedAction("command", format_argv(commands.create(c, options.work_dir / f"kubeconfig.{c.name}")),
+    create += [PlannedAction("command", format_argv(commands.create(c, create_kubeconfig(options.work_dir, c))),
                              note="in parallel; only if it does not exist")
                for c in clusters]
     create += [PlannedAction("command", format_argv(commands.export_kubeconfig(c))) for c in clusters]
@@ -358,8 +364,7 @@ def _kind_section(plan: Plan, options: TargetOptions, versions: Versions, files:
 
 
 def _bootstrap_section(plan: Plan, options: TargetOptions, versions: Versions, files: InstallFiles) -> None:
-    kubeconfig = None if options.use_default_kubeconfig else options.work_dir / "kubeconfig"
-    kubectl = Kubectl(kubeconfig)
+    kubectl = Kubectl(harness_kubeconfig(options))
     platform_ctx = "kind-platform"
     worker_ctx = platform_ctx if options.single_cluster else "kind-worker"
     destination = PLATFORM if options.single_cluster else WORKER
@@ -367,10 +372,10 @@ def _bootstrap_section(plan: Plan, options: TargetOptions, versions: Versions, f
 
     install = plan.section("platform bootstrap (quick-start)")
     if not options.single_cluster:
-        node = KindCluster(PLATFORM, Path()).control_plane
-        install.append(PlannedAction("command", format_argv(
-            ["docker", "inspect", "--format", "{{.NetworkSettings.Networks.kind.IPAddress}}", node]),
-            note="the platform address the worker's Flux reaches MinIO on"))
+        node_address = KindCommands(kubectl.kubeconfig, versions.kind.node_image).node_address(
+            KindCluster(PLATFORM, Path()))
+        install.append(PlannedAction("command", format_argv(node_address),
+                                     note="the platform address the worker's Flux reaches MinIO on"))
     install += [PlannedAction("url", versions.cert_manager.manifest, note="unless already in the work dir"),
                 PlannedAction("url", versions.kratix.release_manifest,
                               note="pinned by digest" if versions.kratix.release_manifest_sha256 else
@@ -422,9 +427,8 @@ def _object_note(obj: Mapping[str, Any]) -> str:
 
 
 def _teardown_section(plan: Plan, options: TargetOptions, versions: Versions, files: InstallFiles) -> None:
-    kubeconfig = None if options.use_default_kubeconfig else options.work_dir / "kubeconfig"
-    commands = KindCommands(kubeconfig, versions.kind.node_image)
-    names = [PLATFORM] if options.single_cluster else [PLATFORM, WORKER]
+    commands = KindCommands(harness_kubeconfig(options), versions.kind.node_image)
+    clusters = managed_clusters(files, single_cluster=options.single_cluster)
     if options.keep_clusters:
         note = "not run: --keep-clusters"
     elif options.keep_on_failure:
@@ -432,9 +436,9 @@ def _teardown_section(plan: Plan, options: TargetOptions, versions: Versions, fi
     else:
         note = "only clusters this run created"
     end = plan.section("teardown")
-    end += [PlannedAction("command", format_argv(commands.delete(KindCluster(n, Path()))), note=note) for n in names]
-    end += [PlannedAction("command", f"kind export logs <diagnostics dir under {options.artifacts_dir}>/kind-logs/{n} "
-                          f"--name {n}", note="only after a failure") for n in names]
+    end += [PlannedAction("command", format_argv(commands.delete(c)), note=note) for c in clusters]
+    end += [PlannedAction("command", f"kind export logs <diagnostics dir under {options.artifacts_dir}>/kind-logs/"
+                          f"{c.name} --name {c.name}", note="only after a failure") for c in clusters]
 
 
 def build_plan(
@@ -458,7 +462,7 @@ def build_plan(
     files = install_files or InstallFiles.in_directory(install_cache_dir(versions))
     plan = Plan(target=target_name, header=versions.header_lines())
     if target_name == "kind":
-        where = "your default kubeconfig" if options.use_default_kubeconfig else str(options.work_dir / "kubeconfig")
+        where = str(harness_kubeconfig(options) or "your default kubeconfig")
         plan.header.append(f"kubeconfig: {where} (your current context is never changed)")
         _kind_section(plan, options, versions, files)
         _bootstrap_section(plan, options, versions, files)

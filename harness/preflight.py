@@ -22,6 +22,13 @@ from harness.tools import ToolError, ToolNotFound, ToolTimeout, run
 
 _TIMEOUT = 30.0
 
+# The read-only commands the checks run, in the order the kind target runs them (``--plan`` lists these).
+DOCKER_INFO_ARGV = ("docker", "info", "--format", "{{.ServerVersion}}")
+KIND_VERSION_ARGV = ("kind", "version")
+KUBECTL_CLIENT_ARGV = ("kubectl", "version", "--client", "-o", "json")
+DOCKER_PORTS_ARGV = ("docker", "ps", "--format", "{{.Names}}|{{.Ports}}")
+DOCKER_ROOT_ARGV = ("docker", "info", "--format", "{{.DockerRootDir}}")
+
 # Kratix's quick-start refuses to start kind on Linux (outside CI) below these (kind's known issue
 # "Pod errors due to too many open files").
 INOTIFY_MINIMUMS = {"max_user_watches": 246299, "max_user_instances": 128}
@@ -75,7 +82,7 @@ def _first_line(text: str) -> str:
 def check_docker() -> Finding:
     """The Docker daemon answers ``docker info`` for this user."""
     try:
-        result = run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=_TIMEOUT, check=False)
+        result = run(DOCKER_INFO_ARGV, timeout=_TIMEOUT, check=False)
     except ToolNotFound:
         return Finding("docker", False, "docker is not installed (not on PATH)",
                        "install Docker: https://docs.docker.com/engine/install/")
@@ -103,7 +110,7 @@ def check_kind(pinned_cli_version: str) -> Finding:
     """kind is installed and not older than the release the pinned node image was built for."""
     install = f"install kind {pinned_cli_version}: https://kind.sigs.k8s.io/docs/user/quick-start/#installation"
     try:
-        result = run(["kind", "version"], timeout=_TIMEOUT, check=False)
+        result = run(KIND_VERSION_ARGV, timeout=_TIMEOUT, check=False)
     except ToolNotFound:
         return Finding("kind", False, "kind is not installed (not on PATH)", install)
     text = result.stdout.strip() or result.stderr.strip()
@@ -121,7 +128,7 @@ def check_kubectl() -> Finding:
     """kubectl is installed (client version only: no cluster is contacted)."""
     fix = "install kubectl: https://kubernetes.io/docs/tasks/tools/"
     try:
-        result = run(["kubectl", "version", "--client", "-o", "json"], timeout=_TIMEOUT, check=False)
+        result = run(KUBECTL_CLIENT_ARGV, timeout=_TIMEOUT, check=False)
     except ToolNotFound:
         return Finding("kubectl", False, "kubectl is not installed (not on PATH)", fix)
     try:
@@ -176,7 +183,7 @@ def docker_published_ports() -> dict[int, str]:
     """Host port -> name of the running container publishing it (catches Docker without its userland proxy,
     where nothing on the host listens although the port is taken)."""
     try:
-        result = run(["docker", "ps", "--format", "{{.Names}}|{{.Ports}}"], timeout=_TIMEOUT, check=False)
+        result = run(DOCKER_PORTS_ARGV, timeout=_TIMEOUT, check=False)
     except (ToolNotFound, ToolTimeout):
         return {}
     published: dict[int, str] = {}
@@ -241,7 +248,7 @@ def check_disk(paths: Sequence[Path], minimum_gib: float) -> Finding:
 def docker_root_dir() -> Path | None:
     """Docker's data directory when it is on this machine's filesystem (not inside a Docker Desktop VM)."""
     try:
-        result = run(["docker", "info", "--format", "{{.DockerRootDir}}"], timeout=_TIMEOUT, check=False)
+        result = run(DOCKER_ROOT_ARGV, timeout=_TIMEOUT, check=False)
     except (ToolNotFound, ToolTimeout, ToolError):
         return None
     text = result.stdout.strip()

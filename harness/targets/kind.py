@@ -77,8 +77,26 @@ class FoundCluster:
     labels: dict[str, str] = field(default_factory=dict)
 
 
+def harness_kubeconfig(options: TargetOptions) -> Path | None:
+    """The harness' own kubeconfig; None when ``--use-default-kubeconfig`` (kind's default handling)."""
+    return None if options.use_default_kubeconfig else options.work_dir / "kubeconfig"
+
+
+def managed_clusters(files: InstallFiles, *, single_cluster: bool) -> list[KindCluster]:
+    """The clusters the kind target manages, platform first, each with Kratix's kind config for it."""
+    clusters = [KindCluster(PLATFORM, files.kind_platform_config)]
+    if not single_cluster:
+        clusters.append(KindCluster(WORKER, files.kind_worker_config))
+    return clusters
+
+
+def create_kubeconfig(work_dir: Path, cluster: KindCluster) -> Path:
+    """The kubeconfig one ``kind create`` writes (each parallel create needs its own; see ``KindCommands``)."""
+    return work_dir / f"kubeconfig.{cluster.name}"
+
+
 class KindCommands:
-    """The argv of every kind/kubectl command this target runs (shared by execution and ``--plan``)."""
+    """The argv of every kind/docker command this target runs (shared by execution and ``--plan``)."""
 
     def __init__(self, kubeconfig: Path | None, node_image: str) -> None:
         self.kubeconfig = kubeconfig
@@ -87,7 +105,8 @@ class KindCommands:
     def _kc(self) -> list[str]:
         return ["--kubeconfig", str(self.kubeconfig)] if self.kubeconfig is not None else []
 
-    def get_clusters(self) -> list[str]:
+    @staticmethod
+    def get_clusters() -> list[str]:
         return ["kind", "get", "clusters"]
 
     def create(self, cluster: KindCluster, kubeconfig: Path) -> list[str]:
@@ -103,6 +122,11 @@ class KindCommands:
 
     def inspect(self, cluster: KindCluster) -> list[str]:
         return ["docker", "inspect", cluster.control_plane]
+
+    def node_address(self, cluster: KindCluster) -> list[str]:
+        """The control-plane node's address on Docker's ``kind`` network, as Kratix's quick-start reads it."""
+        return ["docker", "inspect", "--format", "{{.NetworkSettings.Networks.kind.IPAddress}}",
+                cluster.control_plane]
 
 
 class KindTarget(Target):
@@ -140,7 +164,7 @@ class KindTarget(Target):
     @property
     def kubeconfig_path(self) -> Path | None:
         """The harness' own kubeconfig; None when ``--use-default-kubeconfig`` (kind's default handling)."""
-        return None if self.options.use_default_kubeconfig else self.options.work_dir / "kubeconfig"
+        return harness_kubeconfig(self.options)
 
     @property
     def state_path(self) -> Path:
@@ -155,11 +179,7 @@ class KindTarget(Target):
         return self._install_files
 
     def wanted(self) -> list[KindCluster]:
-        files = self.install_files()
-        clusters = [KindCluster(PLATFORM, files.kind_platform_config)]
-        if not self.options.single_cluster:
-            clusters.append(KindCluster(WORKER, files.kind_worker_config))
-        return clusters
+        return managed_clusters(self.install_files(), single_cluster=self.options.single_cluster)
 
     def describe(self) -> str:
         names = ", ".join(c.name for c in self.wanted())
@@ -324,9 +344,7 @@ class KindTarget(Target):
 
         None when Docker does not say (the bootstrap then uses the node's InternalIP from the API).
         """
-        node = KindCluster(PLATFORM, Path()).control_plane
-        result = run(["docker", "inspect", "--format", "{{.NetworkSettings.Networks.kind.IPAddress}}", node],
-                     timeout=_QUICK, check=False)
+        result = run(self.commands.node_address(KindCluster(PLATFORM, Path())), timeout=_QUICK, check=False)
         address = result.stdout.strip()
         return address if result.exit_code == 0 and address and address != "<no value>" else None
 
@@ -336,7 +354,7 @@ class KindTarget(Target):
         errors: list[str] = []
 
         def create(cluster: KindCluster) -> None:
-            own = self.options.work_dir / f"kubeconfig.{cluster.name}"
+            own = create_kubeconfig(self.options.work_dir, cluster)
             try:
                 run(self.commands.create(cluster, own), timeout=_CREATE_TIMEOUT)
             except (ToolError, ToolTimeout) as exc:
@@ -446,7 +464,7 @@ class KindTarget(Target):
 
 
 def _kind_clusters() -> set[str]:
-    result = run(["kind", "get", "clusters"], timeout=_QUICK)
+    result = run(KindCommands.get_clusters(), timeout=_QUICK)
     return {line.strip() for line in result.stdout.splitlines() if line.strip()}
 
 
