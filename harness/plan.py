@@ -12,7 +12,6 @@ again by an "is installed and Available" step, and an image is built and loaded 
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,6 +46,7 @@ from harness.platform_ops import PROMISES_DIR
 from harness.promise_edit import add_containers, load_promise
 from harness.promise_edit import images as promise_images
 from harness.targets.base import TargetOptions
+from harness.targets.existing import ExistingTarget
 from harness.targets.kind import (
     PLATFORM,
     WORKER,
@@ -468,11 +468,11 @@ def build_plan(
         _bootstrap_section(plan, options, versions, files)
         loader: ImageLoader | None = ImageLoader(PLATFORM)
     elif target_name == "existing":
-        platform_ctx = options.platform_context or os.environ.get("PLATFORM", "") or "$PLATFORM"
-        plan.header.append(f"existing contexts (platform {platform_ctx}): checked read-only, never created, "
-                           "changed outside the steps below, or deleted")
+        existing = ExistingTarget(options)  # resolves the contexts as the run does; touches nothing
+        plan.header.append(f"existing contexts (platform {existing.platform_context or '$PLATFORM'}): checked "
+                           "read-only, never created, changed outside the steps below, or deleted")
         # Pipeline images are built and kind-loaded only when the platform is a kind cluster.
-        loader = ImageLoader(platform_ctx[len("kind-"):]) if platform_ctx.startswith("kind-") else None
+        loader = existing.image_loader()
     else:
         plan.header.append("simulated platform: two emulated API servers on 127.0.0.1; nothing outside "
                            f"{options.work_dir} changes")

@@ -19,6 +19,7 @@ from harness.kind_images import ImageLoader, ImageOutcome
 from harness.kube import ContextError, Kube
 from harness.promise_edit import images as promise_images
 from harness.targets.base import Clusters, Target, TargetError, TargetOptions
+from harness.targets.kind import kind_cluster_name
 
 
 class ExistingTarget(Target):
@@ -108,14 +109,11 @@ class ExistingTarget(Target):
         """Kratix/Flux digests of both clusters (and ``kind export logs`` when the contexts are kind's)."""
         if self.clusters is None:
             return []
-        kind_names = sorted({c[len("kind-"):] for c in (self.platform_context, self.worker_context)
-                             if c and c.startswith("kind-")})
-        return collect_real_cluster_extras(self.clusters, dest, kind_clusters=kind_names)
+        names = {kind_cluster_name(c) for c in (self.platform_context, self.worker_context)}
+        return collect_real_cluster_extras(self.clusters, dest, kind_clusters=sorted(n for n in names if n))
 
     def image_loader(self) -> ImageLoader | None:
         """A kind loader when the platform context is a kind cluster (``kind-<name>``); None otherwise
         (the cluster must then pull the pipeline images from a registry it can reach)."""
-        context = self.platform_context or ""
-        if context.startswith("kind-"):
-            return ImageLoader(cluster=context[len("kind-"):])
-        return None
+        cluster = kind_cluster_name(self.platform_context)
+        return ImageLoader(cluster=cluster) if cluster else None

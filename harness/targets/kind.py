@@ -90,6 +90,13 @@ def managed_clusters(files: InstallFiles, *, single_cluster: bool) -> list[KindC
     return clusters
 
 
+def kind_cluster_name(context: str | None) -> str | None:
+    """The kind cluster behind a kubeconfig context kind named (``kind-platform`` -> ``platform``); else None."""
+    if context and context.startswith("kind-") and len(context) > len("kind-"):
+        return context[len("kind-"):]
+    return None
+
+
 def create_kubeconfig(work_dir: Path, cluster: KindCluster) -> Path:
     """The kubeconfig one ``kind create`` writes (each parallel create needs its own; see ``KindCommands``)."""
     return work_dir / f"kubeconfig.{cluster.name}"
