@@ -40,7 +40,8 @@ class ExistingTarget(Target):
         self.platform_context = options.platform_context or env.get("PLATFORM", "").strip() or None
         worker = options.worker_context or env.get("WORKER", "").strip() or None
         self.worker_context = self.platform_context if options.single_cluster and not worker else worker
-        # Resolved now: the kubernetes client reads $KUBECONFIG once, when it is first imported.
+        # Taken from ``env`` (the environment this target was given), so describe() names the very file
+        # Kube.connect reads; None leaves the choice to connect() ($KUBECONFIG, else ~/.kube/config).
         self.kubeconfig = Path(env["KUBECONFIG"]) if env.get("KUBECONFIG") else None
         self._on_step = on_step
         self._kubes: dict[str, Kube] = {}
