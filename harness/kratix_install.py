@@ -26,9 +26,6 @@ Obj = dict[str, Any]
 MIRROR_ENV = "KRATIX_E2E_KRATIX_MIRROR"
 CRDS_MIRROR_ENV = "KRATIX_E2E_CRDS"
 
-# The address upstream's gitops-tk-resources.yaml carries for the platform node (kind's first node IP);
-# install-gitops replaces it with the real one.
-UPSTREAM_PLATFORM_ADDRESS = "172.18.0.2"
 # Kustomization names upstream ships; install-gitops renames them per destination context.
 UPSTREAM_FLUX_PREFIX = "kratix-workload-"
 UPSTREAM_DESTINATION_PATH = "worker-1"

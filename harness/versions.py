@@ -42,23 +42,6 @@ class PinnedFileSet:
     def url_for(self, path: str) -> str:
         return f"{self.base_url.rstrip('/')}/{path.lstrip('/')}"
 
-    def sha256_for(self, path: str) -> str:
-        try:
-            return self.files[path]
-        except KeyError:
-            raise VersionsError(
-                f"{self.section}.files has no entry for {path!r}; known: {', '.join(sorted(self.files))}"
-            ) from None
-
-    def path_by_basename(self, basename: str) -> str:
-        """The repo path whose last component is ``basename`` (mirrors store files by basename)."""
-        matches = [p for p in self.files if p.rsplit("/", 1)[-1] == basename]
-        if len(matches) != 1:
-            raise VersionsError(
-                f"{self.section}.files: expected exactly one file named {basename!r}, found {len(matches)}"
-            )
-        return matches[0]
-
 
 @dataclass(frozen=True)
 class KindPins:

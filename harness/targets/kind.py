@@ -24,7 +24,7 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -74,7 +74,6 @@ class FoundCluster:
     running: bool
     image: str
     host_ports: frozenset[int]
-    labels: dict[str, str] = field(default_factory=dict)
 
 
 def harness_kubeconfig(options: TargetOptions) -> Path | None:
@@ -492,7 +491,6 @@ def _parse_inspect(cluster: KindCluster, text: str) -> FoundCluster:
         running=bool((info.get("State") or {}).get("Running")),
         image=str((info.get("Config") or {}).get("Image") or ""),
         host_ports=ports,
-        labels=dict((info.get("Config") or {}).get("Labels") or {}),
     )
 
 
