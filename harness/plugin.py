@@ -13,11 +13,14 @@ from pathlib import Path
 import pytest
 
 from harness import waits
+from harness.bootstrap import BootstrapError
 from harness.features import check_docstrings, scenario_of
 from harness.kratix_cli import plan_lines
-from harness.kube import ContextError
+from harness.kube import ContextError, KubeError
+from harness.pinned import PinnedFetchError
 from harness.plan import build_plan
 from harness.targets import TARGETS, Clusters, Target, TargetError, TargetOptions, make_target
+from harness.tools import ToolError, ToolNotFound, ToolTimeout
 from harness.versions import VersionsError, load_versions
 
 _TARGET_KEY = pytest.StashKey[Target]()
@@ -171,5 +174,7 @@ def clusters(target: Target) -> Clusters:
     """Both clusters, set up once per run (created, reused or simulated by the target)."""
     try:
         return target.setup()
-    except (TargetError, ContextError) as exc:
+    except (TargetError, ContextError, BootstrapError, KubeError, PinnedFetchError, ToolError, ToolNotFound,
+            ToolTimeout) as exc:
+        # One clear line (every test of the run reports the same cached failure), not a traceback.
         pytest.fail(f"target {target.name} could not be set up: {exc}", pytrace=False)
