@@ -105,26 +105,14 @@ def config_from_configmap(data: Mapping[str, Any]) -> OperatorConfig:
 
 
 def config_from_crd_object(conf: Mapping[str, Any]) -> OperatorConfig:
-    """Options from an ``OperatorConfiguration`` object (``POSTGRES_OPERATOR_CONFIGURATION_OBJECT``)."""
+    """Options from an ``OperatorConfiguration`` object (``POSTGRES_OPERATOR_CONFIGURATION_OBJECT``).
+
+    The object holds the ConfigMap's keys nested under ``configuration``, ``.kubernetes`` and ``.users``;
+    flattened (empty values dropped, so they fall back to the defaults), the same reader applies.
+    """
     c = conf.get("configuration") or {}
-    k8s = c.get("kubernetes") or {}
-    users = c.get("users") or {}
-    return OperatorConfig(
-        docker_image=str(c.get("docker_image") or DEFAULT_SPILO),
-        cluster_labels=_labels_option(k8s.get("cluster_labels") or {"application": "spilo"}),
-        cluster_name_label=str(k8s.get("cluster_name_label") or "cluster-name"),
-        pod_role_label=str(k8s.get("pod_role_label") or "spilo-role"),
-        super_username=str(users.get("super_username") or "postgres"),
-        replication_username=str(users.get("replication_username") or "standby"),
-        team_prefix_required=_flag(c.get("enable_team_id_clustername_prefix"), False),
-        pdb=_flag(k8s.get("enable_pod_disruption_budget"), True),
-        pdb_name_format=str(k8s.get("pdb_name_format") or "postgres-{cluster}-pdb"),
-        secret_name_template=str(k8s.get("secret_name_template") or OperatorConfig.secret_name_template),
-        min_instances=_int(c.get("min_instances"), -1),
-        max_instances=_int(c.get("max_instances"), -1),
-        delete_pvcs=_flag(k8s.get("enable_persistent_volume_claim_deletion"), True),
-        pod_service_account=str(k8s.get("pod_service_account_name") or "postgres-pod"),
-    )
+    flat = {**c, **(c.get("kubernetes") or {}), **(c.get("users") or {})}
+    return config_from_configmap({k: v for k, v in flat.items() if v is not None and v != {} and v != ""})
 
 
 def secret_name(config: OperatorConfig, username: str, cluster: str) -> str:
